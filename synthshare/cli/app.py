@@ -1,0 +1,50 @@
+"""Entry point: `synthshare`. Sub-commands are registered below, one module per noun."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from synthshare.cli.common import state
+
+app = typer.Typer(
+    name="synthshare",
+    help="Train a (optionally differentially private) 4D cardiac MRI generator, audit it, release synthetic cohorts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from synthshare import __version__
+
+        typer.echo(f"synthshare {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or banners.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    state.quiet = quiet
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --- command registration (one line per module; keep sorted) ---
+# REGISTER-COMMANDS
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Run configuration: YAML (yaml.safe_load) -> pydantic models with extra="forbid".
+
+A bad config raises ConfigError listing every wrong field with its dotted path, at once.
+Each section belongs to one stage; the resolved config is stored with every run and release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from synthshare.errors import ConfigError
+
+# The owner's layout keeps configs/ at the top of the repository; the project installs editable.
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    spacing: tuple[float, float, float] = Field((1.5, 1.5, 10.0), description="target (row, col, slice) spacing in mm")
+    crop: tuple[int, int] = Field((64, 64), description="in-plane crop (H, W) in voxels around the heart")
+    slices: int = Field(8, ge=1, description="slice count after resampling/cropping (padded or cropped)")
+    frames: int = Field(16, ge=2, description="frames after temporal resampling, ED at frame 0")
+    intensity_percentiles: tuple[float, float] = (1.0, 99.0)
+    holdout_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+    min_holdout: int = Field(5, ge=1, description="fewest holdout subjects an audit can use")
+    min_train: int = Field(2, ge=1)
+
+
+class VAEConfig(_Strict):
+    channels: tuple[int, ...] = (8, 16)
+    latent_channels: int = Field(4, ge=1)
+    norm_groups: int = Field(4, ge=1)
+    num_res_blocks: int = Field(1, ge=1)
+    kl_weight: float = Field(1e-6, ge=0.0)
+    seg_weight: float = Field(1.0, ge=0.0)
+    steps: int = Field(200, ge=1)
+    batch_size: int = Field(4, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+
+    @model_validator(mode="after")
+    def _groups_divide(self) -> "VAEConfig":
+        bad = [c for c in self.channels if c % self.norm_groups]
+        if bad:
+            raise ValueError(f"channels {bad} are not divisible by norm_groups={self.norm_groups} (GroupNorm)")
+        return self
+
+
+class DiffusionConfig(_Strict):
+    channels: tuple[int, ...] = (16, 32)
+    norm_groups: int = Field(4, ge=1)
+    num_res_blocks: int = Field(1, ge=1)
+    num_train_timesteps: int = Field(1000, ge=2)
+    steps: int = Field(400, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(5e-4, gt=0.0)
+    cond_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="classifier-free guidance condition dropout")
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="0 disables EMA")
+
+    @model_validator(mode="after")
+    def _groups_divide(self) -> "DiffusionConfig":
+        bad = [c for c in self.channels if c % self.norm_groups]
+        if bad:
+            raise ValueError(f"channels {bad} are not divisible by norm_groups={self.norm_groups} (GroupNorm)")
+        return self
+
+
+class SamplingConfig(_Strict):
+    ddim_steps: int = Field(20, ge=1)
+    guidance_scale: float = Field(2.0, ge=0.0)
+    batch_size: int = Field(8, ge=1)
+    n: int = Field(20, ge=1, description="synthetic subjects in a release")
+
+
+class PrivacyConfig(_Strict):
+    epsilon: float | None = Field(None, gt=0.0, description="total release budget; None = DP off")
+    delta: float | None = Field(None, gt=0.0, lt=1.0, description="default: below 1/n_subjects")
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    weights: dict[Literal["vae", "static", "motion", "stats"], float] = Field(
+        default_factory=lambda: {"vae": 0.3, "static": 0.3, "motion": 0.3, "stats": 0.1}
+    )
+    clip_mode: Literal["auto", "hooks", "functorch", "ghost"] = "auto"
+
+
+class UtilityConfig(_Strict):
+    enabled: bool = True
+    channels: tuple[int, ...] = (8, 16, 32)
+    steps: int = Field(200, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    max_real_train: int = Field(20, ge=1, description="real training subjects for the scarce-data regime")
+
+
+class ReleaseConfig(_Strict):
+    license: str = Field("CC-BY-NC-SA-4.0", description="the data licence the source cohort imposes")
+    nnunet_dataset_id: int = Field(501, ge=1, le=999)
+    dataset_name: str = "SynthCine"
+
+
+class PhantomConfig(_Strict):
+    n: int = Field(40, ge=2, description="subjects in the embedded phantom cohort")
+    seed: int = 0
+
+
+class Config(_Strict):
+    name: str = "custom"
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    vae: VAEConfig = VAEConfig()
+    static: DiffusionConfig = DiffusionConfig()
+    motion: DiffusionConfig = DiffusionConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    utility: UtilityConfig = UtilityConfig()
+    release: ReleaseConfig = ReleaseConfig()
+    phantom: PhantomConfig = PhantomConfig()
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def sha256(self, *sections: str) -> str:
+        """Hash of the resolved config (or of some sections): keys stage outputs for resume."""
+        payload = self.to_dict() if not sections else {s: self.to_dict()[s] for s in sections}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def with_updates(self, updates: dict) -> "Config":
+        """A new validated config with nested updates applied (e.g. from CLI flags)."""
+        return config_from_dict(_deep_merge(self.to_dict(), updates), source="<overrides>")
+
+
+def _deep_merge(base: dict, updates: dict) -> dict:
+    out = dict(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _problems(err: ValidationError) -> list[str]:
+    problems = []
+    for item in err.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "<root>"
+        problems.append(f"{path}: {item['msg']}")
+    return problems
+
+
+def config_from_dict(data: dict, *, source: str) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: invalid config; fix these fields:", _problems(err)) from err
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path to a YAML file, or the name of a bundled preset (tiny, demo, acdc)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    bundled = CONFIG_DIR / f"{name_or_path}.yaml"
+    if bundled.exists():
+        return bundled
+    presets = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    raise ConfigError(f"{name_or_path}: no such config file and no bundled preset by that name (presets: {', '.join(presets)})")
+
+
+def load_config(name_or_path: str | Path) -> Config:
+    path = resolve_config_path(name_or_path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config ({err.strerror}); pass an existing YAML file or a preset name") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err}); fix the syntax") from err
+    return config_from_dict(data or {}, source=str(path))

@@ -1,0 +1,1 @@
+"""Cohort data layer: readers, validation, measures, preprocessing, split, phantom."""

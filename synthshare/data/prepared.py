@@ -1,0 +1,37 @@
+"""Training-ready subjects: preprocessed, pseudonymous, on a common grid.
+
+This is the interface between the data layer and the generator, audits and reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthshare.data.measures import Measures
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedSubject:
+    """One subject after preprocessing.
+
+    key:      pseudonymous per-subject fingerprint (sha256 of the subject's content); never the real id.
+    image:    float32 (T, S, H, W), intensity-normalised to about [0, 1], ED at frame 0,
+              T = configured frame count, S = slices, H x W = in-plane crop.
+    labels:   uint8 (T, S, H, W) internal map; zeros on frames that have no label.
+    labelled: bool (T,), which frames carry labels (the resampled ED and ES frames for real cohorts).
+    spacing:  (in-plane row, in-plane column, slice) mm of the prepared grid.
+    measures: clinical measures from the source labels at native spacing (the conditioning truth).
+    group:    diagnosis group (NOR, MINF, DCM, HCM, RV, or another cohort's code).
+    es_frame: index of ES after temporal resampling.
+    """
+
+    key: str
+    image: np.ndarray
+    labels: np.ndarray
+    labelled: np.ndarray
+    spacing: tuple[float, float, float]
+    measures: Measures
+    group: str
+    es_frame: int
