@@ -35,3 +35,33 @@ class PreparedSubject:
     measures: Measures
     group: str
     es_frame: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyntheticSubject:
+    """One generated subject, on the prepared grid (same axis order as PreparedSubject).
+
+    key:       release id, "syn0001", ...; the only identifier a synthetic subject ever has.
+    image:     float32 (T, S, H, W), ED at frame 0.
+    labels:    uint8 (T, S, H, W), the generated segmentation, every frame labelled.
+    spacing:   (row, col, slice) mm.
+    requested: the conditions it was sampled with (group, lv_edv, lv_esv, lv_ef, rv_edv, myo_mass, slices).
+    measured:  measures from the generated segmentation (ED = frame 0, ES = frame of smallest LV volume).
+    seed:      the seed that reproduces it.
+    """
+
+    key: str
+    image: np.ndarray
+    labels: np.ndarray
+    spacing: tuple[float, float, float]
+    requested: dict[str, float | str]
+    measured: Measures
+    seed: int
+    es_frame: int
+
+
+# Axis convention: prepared arrays are (T, S, H, W); NIfTI arrays are (X, Y, Z, T) with X = H (row),
+# Y = W (column), Z = S (slice). nifti -> prepared: arr.transpose(3, 2, 0, 1);
+# prepared -> nifti: arr.transpose(2, 3, 1, 0).
+NIFTI_TO_PREPARED = (3, 2, 0, 1)
+PREPARED_TO_NIFTI = (2, 3, 1, 0)
