@@ -40,6 +40,15 @@ def _root(
 
 # --- command registration (one line per module; keep sorted) ---
 # REGISTER-COMMANDS
+from synthshare.cli import data as _data  # noqa: E402
+
+app.add_typer(_data.app, name="data")
+from synthshare.cli import privacy as _privacy  # noqa: E402
+
+app.add_typer(_privacy.app, name="privacy")
+from synthshare.cli import verify as _verify  # noqa: E402
+
+app.command("verify")(_verify.verify)
 
 
 def main() -> None:

@@ -1,0 +1,168 @@
+"""The release gate: a verdict from a policy and audit results. It FAILS CLOSED.
+
+A criterion passes only if its value is a finite number, measurable, and within its threshold.
+Missing results (a required attack, the memorisation audit, the DP epsilon when DP is required),
+audit errors, NaN values, exceptions while evaluating a criterion, and unmeasurable criteria that
+the policy does not waive all block. A verdict with no criteria at all blocks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from audits.membership import AttackResult
+from audits.policy import LoadedPolicy, Policy
+from audits.results import AuditResults
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Criterion:
+    name: str
+    value: float | None
+    threshold: float | None
+    passed: bool
+    measurable: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    passed: bool
+    policy_name: str
+    policy_sha256: str
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def failed(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if not c.passed)
+
+
+def _check(
+    *, name: str, value: float | None, threshold: float, kind: str, measurable: bool, policy: Policy, note: str = ""
+) -> Criterion:
+    """kind 'max': value <= threshold passes; 'min': value >= threshold passes."""
+    if value is None or not math.isfinite(float(value)):
+        return Criterion(name=name, value=None, threshold=threshold, passed=False, measurable=False, note=f"value missing or NaN; {note}".strip("; "))
+    value = float(value)
+    if not measurable:
+        waived = any(fnmatch.fnmatchcase(name, pattern) for pattern in policy.waive)
+        why = f"unmeasurable ({note})" if note else "unmeasurable"
+        return Criterion(
+            name=name, value=value, threshold=threshold, passed=waived, measurable=False, note=f"{why}; waived by policy" if waived else f"{why}; not waived"
+        )
+    ok = value <= threshold if kind == "max" else value >= threshold
+    return Criterion(name=name, value=value, threshold=threshold, passed=ok, measurable=True, note=note)
+
+
+def _attack_criteria(attack: AttackResult, policy: Policy) -> list[Criterion]:
+    few = min(attack.n_members, attack.n_nonmembers) < policy.min_subjects
+    size_note = f"{attack.n_members} members, {attack.n_nonmembers} non-members; policy needs >= {policy.min_subjects} each"
+    value = attack.auc_ci[1] if policy.auc_statistic == "ci_upper" else attack.auc
+    out = [
+        _check(
+            name=f"membership.{attack.name}.auc",
+            value=value,
+            threshold=policy.max_auc,
+            kind="max",
+            measurable=not few,
+            policy=policy,
+            note=size_note if few else f"{policy.auc_statistic} of AUC {attack.auc:.3f} CI [{attack.auc_ci[0]:.3f}, {attack.auc_ci[1]:.3f}]",
+        )
+    ]
+    for fpr, max_tpr in sorted(policy.max_tpr_at_fpr.items()):
+        name = f"membership.{attack.name}.tpr_at_fpr_{fpr:g}"
+        point = attack.tpr_at_fpr.get(fpr)
+        if point is None:
+            out.append(Criterion(name=name, value=None, threshold=max_tpr, passed=False, measurable=False, note="not computed"))
+            continue
+        note = "" if point.measurable else f"fpr {fpr:g} < min measurable fpr {point.min_measurable_fpr:.3g} = 1/n_nonmembers"
+        out.append(_check(name=name, value=point.tpr, threshold=max_tpr, kind="max", measurable=point.measurable and not few, policy=policy, note=note or (size_note if few else "")))
+    return out
+
+
+def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criterion]:
+    mem = results.memorization
+    if mem is None:
+        return [Criterion(name="memorization", value=None, threshold=None, passed=False, measurable=False, note="memorisation audit missing")]
+    few = min(mem.n_train, mem.n_holdout) < policy.min_subjects
+    note = f"{mem.n_train} train, {mem.n_holdout} holdout; policy needs >= {policy.min_subjects} each" if few else ""
+    out = []
+    if policy.max_copies is not None:
+        out.append(_check(name="memorization.copies", value=mem.copies, threshold=policy.max_copies, kind="max", measurable=not few, policy=policy, note=note))
+    if policy.max_copy_fraction is not None:
+        out.append(
+            _check(name="memorization.copy_fraction", value=mem.copy_fraction, threshold=policy.max_copy_fraction, kind="max", measurable=not few, policy=policy, note=note)
+        )
+    if policy.max_closer_to_train_fraction is not None:
+        out.append(
+            _check(
+                name="memorization.closer_to_train_fraction",
+                value=mem.closer_to_train_fraction,
+                threshold=policy.max_closer_to_train_fraction,
+                kind="max",
+                measurable=not few,
+                policy=policy,
+                note=note,
+            )
+        )
+    if policy.min_binomial_p is not None:
+        out.append(_check(name="memorization.binomial_p", value=mem.binomial_p, threshold=policy.min_binomial_p, kind="min", measurable=not few, policy=policy, note=note))
+    if policy.max_pixel_ncc is not None:
+        has = mem.max_pixel_ncc is not None
+        out.append(
+            _check(
+                name="memorization.pixel_ncc",
+                value=mem.max_pixel_ncc if has else 0.0,
+                threshold=policy.max_pixel_ncc,
+                kind="max",
+                measurable=has,
+                policy=policy,
+                note="" if has else "no images given for the pixel check",
+            )
+        )
+    return out
+
+
+def _dp_criteria(results: AuditResults, policy: Policy) -> list[Criterion]:
+    if not policy.require_dp:
+        return []
+    threshold = float(policy.max_epsilon) if policy.max_epsilon is not None else math.nan
+    if not results.dp_enabled:
+        return [Criterion(name="dp.epsilon", value=None, threshold=threshold, passed=False, measurable=False, note="policy requires DP; the run was trained without DP")]
+    return [_check(name="dp.epsilon", value=results.dp_epsilon, threshold=threshold, kind="max", measurable=True, policy=policy)]
+
+
+def _guarded(name: str, build: Callable[[], list[Criterion]]) -> list[Criterion]:
+    try:
+        return build()
+    except Exception as err:  # fail closed: a criterion that cannot be evaluated blocks
+        logger.exception("gate criterion %s raised", name)
+        return [Criterion(name=name, value=None, threshold=None, passed=False, measurable=False, note=f"evaluation failed: {type(err).__name__}: {err}")]
+
+
+def evaluate_gate(*, policy: LoadedPolicy, results: AuditResults) -> Verdict:
+    """Evaluate every criterion of ``policy`` on ``results``; ``passed`` only if all pass."""
+    pol = policy.policy
+    criteria: list[Criterion] = []
+    for i, message in enumerate(results.errors):
+        criteria.append(Criterion(name=f"audit.error.{i}", value=None, threshold=None, passed=False, measurable=False, note=message))
+    names = [a.name for a in results.attacks]
+    for required in pol.required_attacks:
+        if required not in names:
+            criteria.append(
+                Criterion(name=f"membership.{required}", value=None, threshold=None, passed=False, measurable=False, note="required attack missing from the results")
+            )
+    if not results.attacks:
+        criteria.append(Criterion(name="membership", value=None, threshold=None, passed=False, measurable=False, note="no membership attack ran"))
+    for attack in results.attacks:
+        criteria.extend(_guarded(f"membership.{attack.name}", lambda a=attack: _attack_criteria(a, pol)))
+    criteria.extend(_guarded("memorization", lambda: _memorization_criteria(results, pol)))
+    criteria.extend(_guarded("dp", lambda: _dp_criteria(results, pol)))
+    passed = bool(criteria) and all(c.passed for c in criteria)
+    return Verdict(passed=passed, policy_name=pol.name, policy_sha256=policy.sha256, criteria=tuple(criteria))

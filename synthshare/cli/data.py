@@ -1,0 +1,67 @@
+"""`synthshare data ...`: inspect a cohort inside the hospital (real IDs may appear in the output)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from synthshare.cli.common import console, err_console, handle_errors
+
+app = typer.Typer(help="Inspect and validate a cohort.", no_args_is_help=True)
+
+_MEASURE_COLUMNS = ("lv_edv", "lv_esv", "lv_ef", "rv_edv", "rv_esv", "rv_ef", "myo_mass")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@app.command("check")
+@handle_errors
+def check(
+    source: Annotated[Path, typer.Argument(help="Cohort folder (ACDC, M&Ms-2, generic NIfTI+CSV, or a synthshare sample/release).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report instead of a table.")] = False,
+    format: Annotated[
+        Optional[str], typer.Option("--format", help="Layout: acdc, mnms2, generic or synthshare (default: detect).")
+    ] = None,
+) -> None:
+    """Load every subject, report frames, spacing and volumes, and list every problem (exit 2 if any)."""
+    from synthshare.config import DataConfig
+    from synthshare.data.cohort import FORMATS, open_cohort
+    from synthshare.data.validate import check_cohort
+    from synthshare.errors import BadInputError
+
+    if format is not None and format not in FORMATS:
+        raise BadInputError(f"--format {format!r} is not a layout; choose one of {', '.join(FORMATS)}")
+    reader = open_cohort(source, format=format)  # type: ignore[arg-type]
+    result = check_cohort(reader, data=DataConfig())
+    if as_json:
+        payload = {"subjects": [s.as_dict() for s in result.subjects], "problems": [p.as_dict() for p in result.problems]}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title=f"{source} ({reader.format}): {len(result.subjects)} subjects")
+        for column in ("id", "group", "frames", "slices", "spacing (mm)", "labelled", *_MEASURE_COLUMNS):
+            table.add_column(column, justify="left" if column in ("id", "group") else "right")
+        for s in result.subjects:
+            table.add_row(
+                s.id,
+                s.group,
+                str(s.frames),
+                str(s.slices),
+                " x ".join(f"{v:.2f}" for v in s.spacing),
+                ",".join(str(f) for f in s.labelled_frames),
+                *(_fmt(getattr(s, c)) for c in _MEASURE_COLUMNS),
+            )
+        console.print(table)
+        for problem in result.problems:
+            err_console.print(f"[red]problem:[/red] {escape(problem.message)}", highlight=False)
+        if not result.problems:
+            console.print("[green]no problems found[/green]")
+    if result.problems:
+        raise typer.Exit(2)

@@ -1,0 +1,72 @@
+"""`synthshare privacy plan`: how much noise each stage needs for a total (epsilon, delta) budget.
+
+Reads only the cohort's subject list (never an image): n_subjects -> the train split's size ->
+per-stage q = batch_size / n_train, steps from the config -> sigma per stage (privacy.plan).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from synthshare.cli.common import console, handle_errors
+
+app = typer.Typer(help="Plan and inspect the differential-privacy budget.", no_args_is_help=True)
+
+
+def build_plan(*, n_subjects: int, config: Any, epsilon: float, delta: float | None) -> tuple[Any, int]:
+    """(BudgetPlan, n_train) for a cohort of n_subjects under `config`; delta defaults below 1/n_train."""
+    from privacy import StageSpec, default_delta, plan_budget
+    from privacy.plan import check_delta_for_cohort
+    from synthshare.data.validate import holdout_size
+    from synthshare.errors import BadInputError
+
+    d = config.data
+    n_train = n_subjects - holdout_size(n_subjects=n_subjects, holdout_fraction=d.holdout_fraction, min_holdout=d.min_holdout)
+    if n_train < 1:
+        raise BadInputError(f"{n_subjects} subjects leave no training subjects after the holdout "
+                            f"(holdout_fraction {d.holdout_fraction}, min_holdout {d.min_holdout}); add subjects")
+    delta = default_delta(n_train) if delta is None else delta
+    check_delta_for_cohort(delta=delta, n_subjects=n_train)
+    sections = {"vae": config.vae, "static": config.static, "motion": config.motion}
+    stages = {name: StageSpec(sample_rate=min(s.batch_size, n_train) / n_train, steps=s.steps,
+                              max_grad_norm=config.privacy.max_grad_norm) for name, s in sections.items()}
+    plan = plan_budget(epsilon=epsilon, delta=delta, stages=stages, weights=dict(config.privacy.weights))
+    return plan, n_train
+
+
+@app.command("plan")
+@handle_errors
+def plan(
+    data: Annotated[Path, typer.Option("--data", help="Cohort folder (only its subject list is read).")],
+    config: Annotated[str, typer.Option("--config", help="Config YAML or preset name (tiny, demo, acdc).")],
+    epsilon: Annotated[
+        Optional[float], typer.Option("--epsilon", help="Total epsilon per subject (default: privacy.epsilon of the config).")
+    ] = None,
+    delta: Annotated[
+        Optional[float], typer.Option("--delta", help="Delta (default: privacy.delta, else 1/(10 n_train) rounded down to a power of 10).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON instead of a table.")] = False,
+) -> None:
+    """Split the budget over VAE, static LDM, motion LDM and the statistics release; print sigma per stage."""
+    from synthshare.cli.common import NO_PRIVACY_BANNER
+    from synthshare.config import load_config
+    from synthshare.data.cohort import open_cohort
+    from synthshare.errors import BadInputError
+
+    cfg = load_config(config)
+    eps = epsilon if epsilon is not None else cfg.privacy.epsilon
+    if eps is None:
+        raise BadInputError(f"{config}: privacy.epsilon is unset ({NO_PRIVACY_BANNER}); pass --epsilon E to plan a DP run")
+    n_subjects = len(open_cohort(data).ids())
+    budget, n_train = build_plan(n_subjects=n_subjects, config=cfg, epsilon=eps,
+                                 delta=delta if delta is not None else cfg.privacy.delta)
+    if as_json:
+        typer.echo(json.dumps({"n_subjects": n_subjects, "n_train": n_train, **budget.to_dict()}, indent=2))
+        return
+    console.print(budget.to_table())
+    console.print(f"{n_subjects} subjects, {n_train} train (unit of privacy: one subject); "
+                  f"composed epsilon {budget.epsilon:.4f} <= {budget.epsilon_budget:g} at delta {budget.delta:.1e}")

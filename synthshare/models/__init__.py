@@ -1,0 +1,1 @@
+"""The cascaded generator's networks: semi-supervised VAE, latent denoisers, schedulers, audit scores."""

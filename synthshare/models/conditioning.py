@@ -1,0 +1,84 @@
+"""Clinical conditions -> the vector the latent denoisers see.
+
+Vector layout (length 13): one-hot diagnosis group (NOR, MINF, DCM, HCM, RV, OTHER), the six
+standardised measures (lv_edv, lv_esv, lv_ef, rv_edv, myo_mass, slices), and a "null" flag.
+The null vector (all zeros, flag 1) is the unconditional input of classifier-free guidance.
+
+The vector is broadcast as constant extra input channels of the denoiser (see denoiser.py):
+it needs no layer Opacus lacks a per-sample gradient for, and carries continuous measures
+as well as the group, unlike MONAI's class embedding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthshare.data.prepared import PreparedSubject
+from synthshare.data.subject import GROUPS
+from synthshare.labels import BACKGROUND
+
+CONDITION_GROUPS: tuple[str, ...] = (*GROUPS, "OTHER")
+MEASURE_FIELDS: tuple[str, ...] = ("lv_edv", "lv_esv", "lv_ef", "rv_edv", "myo_mass", "slices")
+# Clip bounds for the DP statistics release and the sane range of a requested condition.
+MEASURE_LOWER = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+MEASURE_UPPER = np.array([600.0, 500.0, 100.0, 600.0, 500.0, 64.0])
+CONDITION_DIM = len(CONDITION_GROUPS) + len(MEASURE_FIELDS) + 1
+
+
+def group_index(group: str) -> int:
+    return CONDITION_GROUPS.index(group) if group in GROUPS else len(CONDITION_GROUPS) - 1
+
+
+def subject_conditions(*, subject: PreparedSubject) -> dict[str, float | str]:
+    """A real subject's conditions (its measures; slices = slices with heart at ED)."""
+    m = subject.measures
+    ed = subject.labels[0]
+    slices = int(np.count_nonzero((ed != BACKGROUND).reshape(ed.shape[0], -1).any(axis=1))) if subject.labelled[0] else ed.shape[0]
+    return {
+        "group": subject.group,
+        "lv_edv": float(m.lv_edv),
+        "lv_esv": float(m.lv_esv),
+        "lv_ef": float(m.lv_ef),
+        "rv_edv": float(m.rv_edv),
+        "myo_mass": float(m.myo_mass),
+        "slices": float(max(slices, 1)),
+    }
+
+
+def measure_matrix(conditions: list[dict[str, float | str]]) -> np.ndarray:
+    """(N, 6) float64 of the measure fields, in MEASURE_FIELDS order."""
+    return np.array([[float(c[f]) for f in MEASURE_FIELDS] for c in conditions], dtype=np.float64).reshape(-1, len(MEASURE_FIELDS))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConditionCodec:
+    """Standardisation of the measures (mean/std from the released statistics)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def encode(self, conditions: list[dict[str, float | str]]) -> np.ndarray:
+        """(N, CONDITION_DIM) float32 condition vectors, null flag 0."""
+        out = np.zeros((len(conditions), CONDITION_DIM), dtype=np.float32)
+        if not conditions:
+            return out
+        for row, c in enumerate(conditions):
+            out[row, group_index(str(c["group"]))] = 1.0
+        z = (measure_matrix(conditions) - self.mean) / self.std
+        out[:, len(CONDITION_GROUPS) : len(CONDITION_GROUPS) + len(MEASURE_FIELDS)] = z
+        return out
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ConditionCodec":
+        return cls(mean=np.asarray(d["mean"], dtype=np.float64), std=np.maximum(np.asarray(d["std"], dtype=np.float64), 1e-6))
+
+
+def null_vectors(n: int) -> np.ndarray:
+    out = np.zeros((n, CONDITION_DIM), dtype=np.float32)
+    out[:, -1] = 1.0
+    return out

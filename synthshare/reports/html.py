@@ -1,0 +1,138 @@
+"""report.html: one self-contained page (inline CSS, base64 PNG figures, no scripts, no URLs).
+
+It goes into the release, so it shows synthetic subjects and aggregates only. The real data can
+enter solely through ``real_curves``, which must be the aggregate band of curves.volume_curve_band;
+any per-subject real object is refused.
+
+Optional privacy fields it draws when present (the audit report's contract, DESIGN.md):
+- ``membership.attacks[i].roc = {"fpr": [...], "tpr": [...]}``: ROC curves;
+- ``memorization.distance_histograms = [{"name", "edges": [...], "counts": {series: [...]}}]``:
+  pre-binned distance histograms (counts only, so no per-subject distance is released).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from synthshare.data.prepared import SyntheticSubject
+from synthshare.errors import BadInputError
+from synthshare.reports import plots
+
+NO_GUARANTEE = "NO FORMAL PRIVACY GUARANTEE: differential privacy was off when this generator was trained"
+_BAND_KEYS = {"label", "frames", "phase", "mean_ml", "sd_ml", "n", "min_count"}
+_LONG_LIST = 8
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "nan" if not math.isfinite(value) else f"{value:.4g}"
+    return str(value)
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted key, formatted value) rows of a JSON report; long numeric lists are summarised."""
+    if isinstance(value, Mapping):
+        rows: list[tuple[str, str]] = []
+        for k, v in value.items():
+            rows += flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return rows
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(v, (Mapping, list, tuple)) for v in value):
+            if len(value) > _LONG_LIST:
+                return [(prefix, f"[{len(value)} values]")]
+            return [(prefix, "[" + ", ".join(_fmt(v) for v in value) + "]")]
+        rows = []
+        for i, v in enumerate(value):
+            rows += flatten(v, f"{prefix}[{i}]")
+        return rows
+    return [(prefix, _fmt(value))]
+
+
+def _privacy_summary(privacy: Mapping) -> dict:
+    dp = privacy.get("dp") or {}
+    gate = privacy.get("gate") or {}
+    passed = gate.get("passed")
+    if dp.get("enabled") is True:
+        statement = (
+            f"Differential privacy: ({_fmt(dp.get('epsilon'))}, {_fmt(dp.get('delta'))})-DP "
+            f"at the level of one {dp.get('unit', 'subject')}, over every component trained on real data."
+        )
+    else:
+        statement = NO_GUARANTEE
+    return {
+        "dp_enabled": dp.get("enabled") is True,
+        "statement": statement,
+        "gate_passed": passed is True,
+        "gate_text": "PASSED" if passed is True else ("BLOCKED" if passed is False else "NO VERDICT (treat as blocked)"),
+        "policy": gate.get("policy_sha256"),
+        "criteria": [c for c in gate.get("criteria", []) if isinstance(c, Mapping)],
+    }
+
+
+def _check_band(real_curves: Any) -> Mapping | None:
+    if real_curves is None:
+        return None
+    if not isinstance(real_curves, Mapping) or not _BAND_KEYS <= set(real_curves):
+        raise BadInputError(
+            "render_report_html: real_curves must be the aggregate band from "
+            "synthshare.reports.volume_curve_band(subjects=holdout), never per-subject real curves"
+        )
+    return real_curves
+
+
+def _headline(fidelity: Mapping, utility: Mapping) -> list[tuple[str, str]]:
+    rows = []
+    for key, v in (fidelity.get("controllability") or {}).items():
+        rows.append((f"controllability {key}: Pearson r", _fmt(v.get("pearson_r"))))
+    fd = (fidelity.get("feature_distances") or {}).get("frechet") or {}
+    rows.append(("Frechet distance, synthetic / real-vs-real", _fmt(fd.get("ratio"))))
+    for regime, scores in (utility.get("dice") or {}).items():
+        rows.append((f"mean Dice on real test, trained on {regime}", _fmt((scores or {}).get("mean"))))
+    return rows
+
+
+def render_report_html(
+    *,
+    fidelity: dict,
+    utility: dict,
+    privacy: dict,
+    synthetic: Sequence[SyntheticSubject],
+    real_curves: dict | None,
+) -> str:
+    """The release's report.html as a string (write it atomically where it belongs)."""
+    band = _check_band(real_curves)
+    summary = _privacy_summary(privacy)
+    attacks = [a for a in (privacy.get("membership") or {}).get("attacks", []) if isinstance(a, Mapping)]
+    histograms = (privacy.get("memorization") or {}).get("distance_histograms") or []
+    figures = [
+        ("LV volume curves", "Synthetic subjects against the real holdout's mean +- sd (aggregate only).",
+         plots.volume_curves_png(synthetic=synthetic, real_band=band)),
+        ("Controllability", "Requested vs measured LV volumes and EF of the synthetic subjects.",
+         plots.controllability_png(synthetic=synthetic)),
+    ]
+    if fidelity.get("measures"):
+        figures.append(("Clinical measures", "Synthetic histograms; real shown as mean +- sd.",
+                        plots.measures_png(synthetic=synthetic, measures=fidelity["measures"])))
+    optional = [
+        ("Membership-inference ROC", "Attacks on members (train) vs non-members (holdout).", plots.roc_png(attacks=attacks)),
+        ("Distance histograms", "Pre-binned counts from the memorisation audit.", plots.histograms_png(histograms=histograms)),
+        ("Synthetic subjects over time", "Mid short-axis slice; red LV, yellow myocardium, cyan RV.",
+         plots.midslices_png(synthetic=synthetic)),
+    ]
+    figures += [f for f in optional if f[2] is not None]
+    env = Environment(loader=PackageLoader("synthshare.reports", "templates"), autoescape=True, undefined=StrictUndefined)
+    return env.get_template("report.html.j2").render(
+        summary=summary,
+        headline=_headline(fidelity, utility),
+        n_synthetic=len(synthetic),
+        figures=figures,
+        tables=[("privacy.json", flatten(privacy)), ("fidelity.json", flatten(fidelity)), ("utility.json", flatten(utility))],
+    )

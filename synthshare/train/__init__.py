@@ -1,0 +1,1 @@
+"""Training the cascade: run directory, checkpoints, subject-indexed datasets, the three stages."""

@@ -1,0 +1,64 @@
+"""Training datasets indexed BY SUBJECT: item i is one example drawn from subject i.
+
+The privacy unit is the subject, so no dataset here ever yields two examples of one subject
+in one item or folds frames into the batch. Random choices (which frame) come from the
+dataset's own torch.Generator, whose state is checkpointed so a resumed run replays exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import Dataset
+
+from synthshare.data.prepared import PreparedSubject
+
+
+class VAEFrameDataset(Dataset):
+    """Item i: one randomly drawn frame of subject i, its labels and its `labelled` flag."""
+
+    def __init__(self, *, keys: list[str], load: Callable[[str], PreparedSubject], generator: torch.Generator) -> None:
+        self.keys = list(keys)
+        self.load = load
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        subject = self.load(self.keys[index])
+        t = int(torch.randint(subject.image.shape[0], (1,), generator=self.generator))
+        return {
+            "image": torch.from_numpy(subject.image[t].astype("float32"))[None],
+            "labels": torch.from_numpy(subject.labels[t].astype("int64")),
+            "labelled": torch.tensor(float(bool(subject.labelled[t]))),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class TensorSubjectDataset(Dataset):
+    """Item i: subject i's precomputed tensors (latents, residuals, condition vector)."""
+
+    def __init__(self, *, tensors: dict[str, torch.Tensor]) -> None:
+        sizes = {name: t.shape[0] for name, t in tensors.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"one row per subject in every tensor, got {sizes}")
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return next(iter(self.tensors.values())).shape[0]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {name: t[index] for name, t in self.tensors.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None

@@ -1,0 +1,94 @@
+"""Stage 2 and 3 jobs: the static (ED anatomy) and motion (residual) latent diffusion models.
+
+Static: x0 = scaled z_ED, conditioned on the condition vector.
+Motion: x0 = the scaled residuals z_t - z_ED for t = 1..T-1 stacked in the CHANNEL dimension
+(one example per subject, frames seen together, phase given by channel order), conditioned on the
+scaled z_ED (context channels) and the same condition vector. The ED residual is 0 by construction.
+
+Latent scales (1 / std of the train latents and residuals) put the diffusion input near unit
+variance. They are a statistic of the training data, so under DP they are fixed at 1.0 instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch import nn
+
+from synthshare.config import Config, DiffusionConfig
+from synthshare.models.conditioning import null_vectors
+from synthshare.models.denoiser import LatentDenoiser
+from synthshare.models.schedulers import train_scheduler
+from synthshare.train.datasets import TensorSubjectDataset
+from synthshare.train.job import StageJob
+
+log = logging.getLogger(__name__)
+
+
+def residuals(latents: torch.Tensor) -> torch.Tensor:
+    """(N, T, C, S, h, w) -> (N, (T-1)*C, S, h, w): z_t - z_ED for t >= 1, frames in channels."""
+    res = latents[:, 1:] - latents[:, :1]
+    return res.reshape(res.shape[0], -1, *res.shape[3:])
+
+
+def data_scale(x: torch.Tensor, *, private: bool) -> float:
+    if private:
+        log.info("DP on: latent scale fixed at 1.0 (a data-derived scale would be an unaccounted release)")
+        return 1.0
+    std = float(x.std())
+    return 1.0 / std if std > 1e-8 else 1.0
+
+
+def build_static(*, config: Config, latent_channels: int) -> LatentDenoiser:
+    return LatentDenoiser(config=config.static, channels=latent_channels)
+
+
+def build_motion(*, config: Config, latent_channels: int) -> LatentDenoiser:
+    return LatentDenoiser(config=config.motion, channels=latent_channels * (config.data.frames - 1), context_channels=latent_channels)
+
+
+def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has_context: bool) -> Any:
+    scheduler = train_scheduler(config=section)
+    null = torch.from_numpy(null_vectors(1))
+
+    def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        # Draw every random quantity first, from the checkpointed generator, so a resume replays.
+        x0, cond = batch["x0"], batch["cond"]
+        b = x0.shape[0]
+        noise = torch.randn(x0.shape, generator=generator)
+        t = torch.randint(0, section.num_train_timesteps, (b,), generator=generator)
+        drop = torch.rand(b, generator=generator) < section.cond_dropout
+        cond = torch.where(drop[:, None], null.expand(b, -1), cond)
+        xt = scheduler.add_noise(x0, noise, t)
+        pred = model(xt, t, cond, batch["context"]) if has_context else model(xt, t, cond)
+        return (pred - noise).pow(2).reshape(b, -1).mean(dim=1)
+
+    return loss
+
+
+def static_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, private: bool, seed: int) -> StageJob:
+    """latents: (N, T, C, S, h, w) of the train subjects; cond: (N, CONDITION_DIM)."""
+    torch.manual_seed(seed)
+    z0 = latents[:, 0]
+    scale = data_scale(z0, private=private)
+    module = build_static(config=config, latent_channels=latents.shape[2])
+    gen = torch.Generator().manual_seed(seed + 1)
+    s = config.static
+    return StageJob(name="static", module=module, dataset=TensorSubjectDataset(tensors={"x0": z0 * scale, "cond": cond}),
+                    loss=_diffusion_loss(section=s, generator=gen, has_context=False), loss_generator=gen,
+                    steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"latent_scale": scale})
+
+
+def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, latent_scale: float, private: bool, seed: int) -> StageJob:
+    torch.manual_seed(seed)
+    res = residuals(latents)
+    scale = data_scale(res, private=private)
+    module = build_motion(config=config, latent_channels=latents.shape[2])
+    gen = torch.Generator().manual_seed(seed + 1)
+    s = config.motion
+    tensors = {"x0": res * scale, "context": latents[:, 0] * latent_scale, "cond": cond}
+    return StageJob(name="motion", module=module, dataset=TensorSubjectDataset(tensors=tensors),
+                    loss=_diffusion_loss(section=s, generator=gen, has_context=True), loss_generator=gen,
+                    steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"residual_scale": scale})

@@ -1,0 +1,151 @@
+"""Training the cascade top-down: conditioning prior -> VAE -> static LDM -> motion LDM.
+
+Every stage is keyed by a hash chained through its upstream (stats -> vae -> static -> motion),
+so the ledger, which composes along the same chain, is never short of an upstream stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any, Protocol
+
+import torch
+
+from privacy import PrivacyLedger, StageSpec, default_delta, plan_budget
+from privacy.plan import check_delta_for_cohort
+from synthshare.config import Config
+from synthshare.data.prepared import PreparedSubject
+from synthshare.models.conditioning import ConditionCodec, subject_conditions
+from synthshare.models.encode import encode_subjects
+from synthshare.train.checkpoint import load_weights
+from synthshare.train.conditions_stage import release_conditions
+from synthshare.train.latent_stage import motion_job, static_job
+from synthshare.train.loop import DPParams, Progress, run_job
+from synthshare.train.run_dir import STAGES, RunDir, RunDirError, Stage, keys_fingerprint, stage_hash
+from synthshare.train.vae_stage import build_vae, vae_job
+
+log = logging.getLogger(__name__)
+
+
+class SubjectSource(Protocol):
+    def load(self, key: str) -> PreparedSubject: ...
+
+
+def stage_hashes(*, config: Config, train_keys: list[str]) -> dict[str, str]:
+    """Hash of every stage (and of the statistics release) for these inputs."""
+    stats = hashlib.sha256(json.dumps({"stage": "stats", "privacy": config.to_dict()["privacy"], "seed": config.seed,
+                                       "train_keys": keys_fingerprint(train_keys)}, sort_keys=True).encode()).hexdigest()
+    out = {"stats": stats}
+    upstream = stats
+    for stage in STAGES:
+        upstream = out[stage] = stage_hash(stage=stage, config=config, train_keys=train_keys, upstream_hash=upstream)
+    return out
+
+
+def privacy_plan(*, config: Config, n_train: int) -> tuple[dict[str, DPParams], float | None, float] | None:
+    """(DP parameters per stage, stats noise multiplier, delta), or None when DP is off."""
+    p = config.privacy
+    if p.epsilon is None:
+        return None
+    delta = p.delta if p.delta is not None else default_delta(n_train)
+    check_delta_for_cohort(delta=delta, n_subjects=n_train)
+    sections = {"vae": config.vae, "static": config.static, "motion": config.motion}
+    specs = {name: StageSpec(sample_rate=min(s.batch_size, n_train) / n_train, steps=s.steps, max_grad_norm=p.max_grad_norm)
+             for name, s in sections.items()}
+    plan = plan_budget(epsilon=p.epsilon, delta=delta, stages=specs, weights=dict(p.weights))
+    dp = {name: DPParams(noise_multiplier=plan.stage(name).noise_multiplier, max_grad_norm=p.max_grad_norm, mode=p.clip_mode)
+          for name in sections}
+    return dp, plan.stage("stats").noise_multiplier, delta
+
+
+def _initial_ledger(*, config: Config, n_train: int) -> PrivacyLedger:
+    plan = privacy_plan(config=config, n_train=n_train)
+    return PrivacyLedger.disabled() if plan is None else PrivacyLedger(delta=plan[2])
+
+
+def train_conditions(*, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir) -> tuple[dict, PrivacyLedger]:
+    """Release the conditioning statistics (skipped when conditions.json has the same hash)."""
+    h = stage_hashes(config=config, train_keys=train_keys)["stats"]
+    if run_dir.conditions_json.exists():
+        existing = run_dir.read_json(run_dir.conditions_json)
+        if existing.get("hash") == h:
+            return existing, PrivacyLedger.from_dict(existing["ledger"])
+    plan = privacy_plan(config=config, n_train=len(train_keys))
+    ledger = _initial_ledger(config=config, n_train=len(train_keys))
+    conditions = [subject_conditions(subject=cohort.load(k)) for k in train_keys]
+    payload, ledger = release_conditions(conditions=conditions, noise_multiplier=None if plan is None else plan[1],
+                                         ledger=ledger, seed=config.seed)
+    payload["hash"] = h
+    run_dir.write_json(run_dir.conditions_json, payload)
+    return payload, ledger
+
+
+def _upstream_ledger(*, stage: Stage, run_dir: RunDir, hashes: dict[str, str]) -> PrivacyLedger:
+    if stage == "vae":
+        record = run_dir.read_json(run_dir.conditions_json)
+        key = "stats"
+    else:
+        key = STAGES[STAGES.index(stage) - 1]
+        record = run_dir.done(key)
+    if record.get("hash") != hashes[key]:
+        raise RunDirError(f"{run_dir.root}: stage {key!r} is out of date for stage {stage!r}; train it first "
+                          f"(`synthshare train --run {run_dir.root} --stage {key}`)")
+    return PrivacyLedger.from_dict(record["ledger"])
+
+
+def _train_latents(*, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir) -> torch.Tensor:
+    vae = build_vae(config=config)
+    vae.load_state_dict(load_weights(weights_path=run_dir.checkpoint("vae")))
+    return encode_subjects(vae=vae, keys=train_keys, load=cohort.load)
+
+
+def train_stage(
+    *,
+    stage: Stage,
+    cohort: SubjectSource,
+    train_keys: list[str],
+    config: Config,
+    run_dir: RunDir,
+    progress: Progress | None = None,
+    stop_after: int | None = None,
+) -> tuple[PrivacyLedger, dict[str, Any]]:
+    """Train (or skip / resume) one stage; its upstream stages must be done. Returns (ledger, done record)."""
+    hashes = stage_hashes(config=config, train_keys=train_keys)
+    ledger = _upstream_ledger(stage=stage, run_dir=run_dir, hashes=hashes)
+    plan = privacy_plan(config=config, n_train=len(train_keys))
+    dp = None if plan is None else plan[0][stage]
+    private = plan is not None
+    seed = config.seed + 1000 * (STAGES.index(stage) + 1)
+    if stage == "vae":
+        job = vae_job(config=config, train_keys=train_keys, load=cohort.load, seed=seed)
+    else:
+        done = run_dir.done_json(stage)
+        if done.exists() and run_dir.read_json(done).get("hash") == hashes[stage]:
+            return PrivacyLedger.from_dict(run_dir.read_json(done)["ledger"]), run_dir.read_json(done)
+        codec = ConditionCodec.from_dict(run_dir.read_json(run_dir.conditions_json)["codec"])
+        cond = torch.from_numpy(codec.encode([subject_conditions(subject=cohort.load(k)) for k in train_keys]))
+        latents = _train_latents(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir)
+        if stage == "static":
+            job = static_job(config=config, latents=latents, cond=cond, private=private, seed=seed)
+        else:
+            scale = float(run_dir.done("static")["extra"]["latent_scale"])
+            job = motion_job(config=config, latents=latents, cond=cond, latent_scale=scale, private=private, seed=seed)
+    return run_job(job=job, stage_hash=hashes[stage], run_dir=run_dir, config=config, ledger=ledger, dp=dp,
+                   seed=seed, progress=progress, stop_after=stop_after)
+
+
+def train_run(
+    *, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir,
+    until: Stage = "motion", progress: Progress | None = None,
+) -> PrivacyLedger:
+    """The whole cascade up to `until`, skipping finished stages; returns the composed ledger."""
+    if not train_keys:
+        raise RunDirError("no training subjects: the split left the train set empty; add subjects or lower holdout_fraction")
+    run_dir.root.mkdir(parents=True, exist_ok=True)
+    run_dir.write_json(run_dir.config_json, config.to_dict())
+    _, ledger = train_conditions(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir)
+    for stage in STAGES[: STAGES.index(until) + 1]:
+        ledger, _ = train_stage(stage=stage, cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir, progress=progress)
+    return ledger

@@ -1,0 +1,76 @@
+"""Phantom-like cohorts and generator scenarios for the audit tests and the power study."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.ndimage import zoom
+
+from audits import AuditResults, EmbeddingSpec, LoadedPolicy, Verdict, embed, evaluate_gate, run_audits
+from synthshare.data.phantom import draw_phantom_params, phantom_groups, render_phantom_subject
+from synthshare.data.prepared import NIFTI_TO_PREPARED
+
+Scenario = Literal["fresh", "copies", "noisy_copies", "shifted_copies"]
+SIZE = (16, 16)
+GRID = (8, 8, 16, 16)  # a prepared-like common grid (T, S, H, W)
+
+
+def phantom_images(*, n: int, seed: int) -> list[np.ndarray]:
+    """n phantom subjects as (T, S, H, W) float32 images, resampled onto GRID and scaled to [0, 1]."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for group in phantom_groups(n):
+        image, _, _ = render_phantom_subject(draw_phantom_params(rng=rng, group=group, size=SIZE))
+        prepared = image.transpose(NIFTI_TO_PREPARED)
+        prepared = zoom(prepared, [g / s for g, s in zip(GRID, prepared.shape)], order=1, grid_mode=True, mode="nearest")
+        out.append((prepared / np.percentile(prepared, 99)).astype(np.float32))
+    return out
+
+
+def synthetic_cohort(*, scenario: Scenario, train: list[np.ndarray], n: int, seed: int) -> list[np.ndarray]:
+    """What a generator would emit: fresh subjects of the same distribution (another seed) or copies
+    of training subjects, exact, with light Rician-like noise (5% of the subject's scale), or shifted
+    by one pixel in-plane plus light noise."""
+    rng = np.random.default_rng(seed)
+    if scenario == "fresh":
+        return phantom_images(n=n, seed=10_000 + seed)
+    picks = rng.choice(len(train), size=n, replace=n > len(train))
+    out = []
+    for i in picks:
+        img = train[int(i)].copy()
+        if scenario in ("noisy_copies", "shifted_copies"):
+            img = img + 0.05 * float(img.std()) * rng.standard_normal(img.shape).astype(np.float32)
+        if scenario == "shifted_copies":
+            img = np.roll(img, shift=(int(rng.choice([-1, 1])), int(rng.choice([-1, 1]))), axis=(2, 3))
+        out.append(img)
+    return out
+
+
+@dataclass(frozen=True)
+class Trial:
+    results: AuditResults
+    verdict: Verdict
+
+
+def run_trial(
+    *, policy: LoadedPolicy, scenario: Scenario, seed: int, n_real: int = 80, holdout_fraction: float = 0.25, n_synthetic: int = 40
+) -> Trial:
+    """One real cohort (seeded), the default subject split, one synthetic cohort, the audits, the gate."""
+    real = phantom_images(n=n_real, seed=seed)
+    order = np.random.default_rng(seed + 1).permutation(n_real)
+    n_holdout = max(1, round(holdout_fraction * n_real))
+    holdout = [real[i] for i in order[:n_holdout]]
+    train = [real[i] for i in order[n_holdout:]]
+    synthetic = synthetic_cohort(scenario=scenario, train=train, n=n_synthetic, seed=seed)
+    spec = EmbeddingSpec()
+    results = run_audits(
+        params=policy.policy.audit.model_copy(update={"n_bootstrap": 200}),
+        train_embeddings=embed(images=train, spec=spec),
+        holdout_embeddings=embed(images=holdout, spec=spec),
+        synthetic_embeddings=embed(images=synthetic, spec=spec),
+        train_images=train,
+        synthetic_images=synthetic,
+    )
+    return Trial(results=results, verdict=evaluate_gate(policy=policy, results=results))
