@@ -4,25 +4,36 @@ Why this embedding: anything fitted on the real cohort (a trained encoder, PCA, 
 standardiser) could itself memorise training subjects and hide or fake copies. This embedding has
 no parameters learnt from data:
 
-1. area-average the whole 4D subject (T, S, H, W) onto a coarse grid (default 4 phases x 4 slices
-   x 8 x 8 pixels). With ED at frame 0 in every prepared subject, the phase bins line up across
-   subjects, so the key phases (ED, around ES, filling) are all represented, and the coarse grid
-   ignores noise and sub-voxel shifts that do not make a copy any less of a copy;
-2. standardise each subject on its own (zero mean, unit variance over its features), so global
+1. features (``features``):
+   - "amplitude_spectrum" (default): per frame and slice, the magnitude of the in-plane 2D Fourier
+     transform of the slice minus its mean, keeping the ``spectrum_size`` x ``spectrum_size`` lowest
+     frequencies. The magnitude does not change when the slice is translated (circularly), so a
+     training subject shifted by a few pixels is still recognised as a copy; it also ignores the
+     180-degree rotation, which is a copy as well. What it keeps is the size, shape, wall thickness and
+     contrast of the heart, which is what makes a subject recognisable;
+   - "intensity": the image itself (position-sensitive, for comparison);
+2. area-average the features of the whole 4D subject onto a coarse grid (default 4 phases x 4
+   slices x 8 x 8). With ED at frame 0 in every prepared subject the phase bins line up across
+   subjects, so several key phases (ED, around ES, filling) are represented; the coarse grid ignores
+   noise that does not make a copy any less of a copy;
+3. standardise each subject on its own (zero mean, unit variance over its features), so global
    intensity scale and offset do not matter;
-3. optionally project with a fixed-seed Gaussian random matrix to ``projection_dim`` dimensions
+4. optionally project with a fixed-seed Gaussian random matrix to ``projection_dim`` dimensions
    (Johnson-Lindenstrauss: preserves inner products, bounds the cost for large grids);
-4. L2-normalise.
+5. L2-normalise.
 
-Similarity is the cosine similarity, i.e. the dot product of two embeddings. After step 2 it is the
-Pearson correlation of the two coarse volumes: 1 for a copy (up to intensity scale), about 0 for
-unrelated volumes, and it does not depend on the rest of the cohort.
+Similarity is the cosine similarity, i.e. the dot product of two embeddings. After step 3 it is the
+Pearson correlation of the two feature volumes: 1 for a copy (up to intensity scale and in-plane
+shift), lower for different subjects, and it does not depend on the rest of the cohort.
+Known limit: a non-circular shift moves content across the field-of-view edge; at 16 px a 1-pixel
+shift then keeps only part of the similarity (the power tests measure it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -33,6 +44,8 @@ from audits.errors import AuditInputError
 class EmbeddingSpec:
     """Everything that defines the embedding; recorded in the internal report."""
 
+    features: Literal["amplitude_spectrum", "intensity"] = "amplitude_spectrum"
+    spectrum_size: int = 8
     grid: tuple[int, ...] = (4, 4, 8, 8)
     projection_dim: int | None = None
     projection_seed: int = 0
@@ -56,6 +69,22 @@ def _coarse(batch: np.ndarray, grid: tuple[int, ...]) -> np.ndarray:
     return out.reshape(out.shape[0], -1)
 
 
+def _amplitude_spectrum(batch: np.ndarray, size: int) -> np.ndarray:
+    """|FFT2| over the last two axes of (N, ..., H, W), centred, cropped to the size x size lowest frequencies."""
+    centred = batch - batch.mean(axis=(-2, -1), keepdims=True)
+    amplitude = np.fft.fftshift(np.abs(np.fft.fft2(centred, axes=(-2, -1))), axes=(-2, -1))
+    h, w = amplitude.shape[-2:]
+    kh, kw = min(size, h), min(size, w)
+    top, left = h // 2 - kh // 2, w // 2 - kw // 2
+    return amplitude[..., top : top + kh, left : left + kw].astype(np.float32)
+
+
+def _features(batch: np.ndarray, spec: EmbeddingSpec) -> np.ndarray:
+    if spec.features == "amplitude_spectrum":
+        batch = _amplitude_spectrum(batch, spec.spectrum_size)
+    return _coarse(batch, spec.grid)
+
+
 def _projection(dim_in: int, spec: EmbeddingSpec) -> np.ndarray | None:
     if spec.projection_dim is None or spec.projection_dim >= dim_in:
         return None
@@ -71,8 +100,10 @@ def embed(*, images: Sequence[np.ndarray] | np.ndarray, spec: EmbeddingSpec = Em
     """
     if len(images) == 0:
         raise AuditInputError(f"{name}: no subjects to embed")
-    if any(g < 1 for g in spec.grid):
-        raise AuditInputError(f"embedding grid must be positive, got {spec.grid}")
+    if any(g < 1 for g in spec.grid) or spec.spectrum_size < 1:
+        raise AuditInputError(f"embedding grid and spectrum_size must be positive, got {spec.grid}, {spec.spectrum_size}")
+    if spec.features == "amplitude_spectrum" and len(spec.grid) < 2:
+        raise AuditInputError("the amplitude_spectrum features need images with at least two (in-plane) axes")
     rows = []
     projection: np.ndarray | None = None
     for start in range(0, len(images), spec.chunk):
@@ -87,9 +118,9 @@ def embed(*, images: Sequence[np.ndarray] | np.ndarray, spec: EmbeddingSpec = Em
                 raise AuditInputError(f"{name}: subject {start + offset} holds NaN or infinite voxels; re-prepare it")
         shapes = {img.shape for img in chunk}
         if len(shapes) == 1:
-            feats = _coarse(np.stack(chunk), spec.grid)
+            feats = _features(np.stack(chunk), spec)
         else:
-            feats = np.concatenate([_coarse(img[None], spec.grid) for img in chunk])
+            feats = np.concatenate([_features(img[None], spec) for img in chunk])
         feats = feats - feats.mean(axis=1, keepdims=True)
         feats = feats / np.maximum(feats.std(axis=1, keepdims=True), 1e-8)
         if start == 0:

@@ -11,12 +11,13 @@ The statistics release ("stats") is a Gaussian mechanism: q = 1, one step per re
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from privacy.accountant import epsilon_from_rdp, rdp_curve
+from privacy.accountant import DEFAULT_ORDERS, epsilon_from_rdp, rdp_curve
 from privacy.errors import PrivacyConfigError
 from privacy.ledger import PrivacyLedger
 from privacy.statistics import SENSITIVITY as STATS_SENSITIVITY
@@ -105,24 +106,61 @@ def check_delta_for_cohort(*, delta: float, n_subjects: int) -> None:
             f"{default_delta(n_subjects):g} (or leave delta unset for that default)")
 
 
-def sigma_for_epsilon(*, epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
-    """Smallest sigma (to bisection precision) with epsilon(sigma; q, steps, delta) <= epsilon."""
-    def eps(sigma: float) -> float:
-        return epsilon_from_rdp(rdp=rdp_curve(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps), delta=delta)
+_INT_ORDERS = tuple(a for a in DEFAULT_ORDERS if float(a).is_integer())
 
-    if eps(_SIGMA_HI) > epsilon:
-        raise PrivacyConfigError(f"epsilon={epsilon:g} is unreachable for q={sample_rate:g} over {steps} steps even with "
-                                 f"sigma={_SIGMA_HI:g}; raise the budget, its weight, or lower steps/batch size")
-    if eps(_SIGMA_LO) <= epsilon:
-        return _SIGMA_LO
-    lo, hi = math.log(_SIGMA_LO), math.log(_SIGMA_HI)
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if eps(math.exp(mid)) > epsilon:
-            lo = mid
+
+def _epsilon(sigma: float, *, sample_rate: float, steps: int, delta: float, orders: tuple[float, ...]) -> float:
+    with warnings.catch_warnings():  # extreme trial sigmas hit the ends of the order range: harmless here
+        warnings.simplefilter("ignore", UserWarning)
+        rdp = rdp_curve(noise_multiplier=sigma, sample_rate=sample_rate, steps=steps, orders=orders)
+        return epsilon_from_rdp(rdp=rdp, delta=delta, orders=orders)
+
+
+def sigma_for_epsilon(*, epsilon: float, delta: float, sample_rate: float, steps: int, rel_tol: float = 2e-3) -> float:
+    """The sigma at which (q, steps, delta) spends `epsilon`, from the safe side: epsilon(sigma) in
+    [epsilon / (1 + rel_tol)^2, epsilon] (or the bracket narrower than rel_tol).
+
+    1. bracket with the integer orders only (cheap; their epsilon is an upper bound of the full one);
+    2. regula falsi (Illinois) on log epsilon vs log sigma with Opacus' full order set: ~4 calls.
+    """
+    kw = {"sample_rate": sample_rate, "steps": steps, "delta": delta}
+    # 1. coarse bracket [lo, hi] with epsilon(lo) > target >= epsilon(hi)
+    hi = 1.0
+    while _epsilon(hi, orders=_INT_ORDERS, **kw) > epsilon:
+        hi *= 2.0
+        if hi > _SIGMA_HI:
+            raise PrivacyConfigError(f"epsilon={epsilon:g} is unreachable for q={sample_rate:g} over {steps} steps "
+                                     f"even with sigma={_SIGMA_HI:g}; raise the budget or its weight, or lower "
+                                     "the steps or the batch size")
+    while hi / 2.0 >= _SIGMA_LO and _epsilon(hi / 2.0, orders=_INT_ORDERS, **kw) <= epsilon:
+        hi /= 2.0
+    lo = hi / 1.25
+    while _epsilon(lo, orders=DEFAULT_ORDERS, **kw) <= epsilon:
+        hi, lo = lo, lo / 1.25
+        if lo < _SIGMA_LO:
+            return hi
+    # 2. Illinois on g(x) = log eps(e^x) - log target, keeping g(lo) > 0 >= g(hi)
+    def g(sigma: float) -> float:
+        return math.log(_epsilon(sigma, orders=DEFAULT_ORDERS, **kw)) - math.log(epsilon)
+
+    x_lo, x_hi, g_lo, g_hi = math.log(lo), math.log(hi), g(lo), g(hi)
+    gap = -g_hi  # true log(target / eps(hi)); g_hi itself is halved by Illinois
+    side = 0
+    while x_hi - x_lo > rel_tol and gap > rel_tol:
+        x = x_hi - g_hi * (x_hi - x_lo) / (g_hi - g_lo)
+        x = min(max(x, x_lo + 0.01 * (x_hi - x_lo)), x_hi - 0.01 * (x_hi - x_lo))
+        gx = g(math.exp(x))
+        if gx > 0:
+            x_lo, g_lo = x, gx
+            if side == -1:
+                g_hi /= 2.0
+            side = -1
         else:
-            hi = mid
-    return math.exp(hi)
+            x_hi, g_hi, gap = x, gx, -gx
+            if side == 1:
+                g_lo /= 2.0
+            side = 1
+    return math.exp(x_hi)
 
 
 def plan_budget(*, epsilon: float, delta: float, stages: dict[str, StageSpec], weights: dict[str, float],
@@ -148,20 +186,18 @@ def plan_budget(*, epsilon: float, delta: float, stages: dict[str, StageSpec], w
     sigmas = {n: sigma_for_epsilon(epsilon=targets[n], delta=delta, sample_rate=specs[n].sample_rate,
                                    steps=specs[n].steps) for n in names}
 
-    def composed(scale: float) -> float:
-        rdp = sum((rdp_curve(noise_multiplier=sigmas[n] * scale, sample_rate=specs[n].sample_rate,
-                             steps=specs[n].steps) for n in names), np.zeros(1))
-        return epsilon_from_rdp(rdp=rdp, delta=delta)
+    def curves(scale: float) -> dict[str, np.ndarray]:
+        return {n: rdp_curve(noise_multiplier=sigmas[n] * scale, sample_rate=specs[n].sample_rate, steps=specs[n].steps)
+                for n in names}
 
-    scale = 1.0
-    while composed(scale) > epsilon:
+    scale, rdp = 1.0, curves(1.0)
+    while epsilon_from_rdp(rdp=sum(rdp.values()), delta=delta) > epsilon:
         scale *= 1.005
+        rdp = curves(scale)
     plans = tuple(
         StagePlan(name=n, mechanism="gaussian" if n == STATS else "sgm", noise_multiplier=sigmas[n] * scale,
                   sample_rate=specs[n].sample_rate, steps=specs[n].steps, max_grad_norm=specs[n].max_grad_norm,
-                  target_epsilon=targets[n],
-                  epsilon=epsilon_from_rdp(rdp=rdp_curve(noise_multiplier=sigmas[n] * scale,
-                                                         sample_rate=specs[n].sample_rate, steps=specs[n].steps),
-                                           delta=delta))
+                  target_epsilon=targets[n], epsilon=epsilon_from_rdp(rdp=rdp[n], delta=delta))
         for n in names)
-    return BudgetPlan(epsilon_budget=epsilon, delta=delta, stages=plans, epsilon=composed(scale), sigma_inflation=scale)
+    total = epsilon_from_rdp(rdp=sum(rdp.values()), delta=delta)
+    return BudgetPlan(epsilon_budget=epsilon, delta=delta, stages=plans, epsilon=total, sigma_inflation=scale)

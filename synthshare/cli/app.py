@@ -40,6 +40,12 @@ def _root(
 
 # --- command registration (one line per module; keep sorted) ---
 # REGISTER-COMMANDS
+from synthshare.cli import sample as _sample  # noqa: E402
+
+app.command("sample")(_sample.sample)
+from synthshare.cli import train as _train  # noqa: E402
+
+app.command("train")(_train.train)
 from synthshare.cli import data as _data  # noqa: E402
 
 app.add_typer(_data.app, name="data")
@@ -49,6 +55,9 @@ app.add_typer(_privacy.app, name="privacy")
 from synthshare.cli import verify as _verify  # noqa: E402
 
 app.command("verify")(_verify.verify)
+from synthshare.cli import phantom as _phantom  # noqa: E402
+
+app.command("phantom")(_phantom.phantom)
 
 
 def main() -> None:

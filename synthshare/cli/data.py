@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from synthshare.cli.common import console, err_console, handle_errors
+from synthshare.cli.common import console, err_console, handle_errors, progress_enabled
 
 app = typer.Typer(help="Inspect and validate a cohort.", no_args_is_help=True)
 
@@ -37,7 +37,19 @@ def check(
     if format is not None and format not in FORMATS:
         raise BadInputError(f"--format {format!r} is not a layout; choose one of {', '.join(FORMATS)}")
     reader = open_cohort(source, format=format)  # type: ignore[arg-type]
-    result = check_cohort(reader, data=DataConfig())
+    if progress_enabled():
+        from rich.progress import Progress
+
+        # on stderr, so that --json output on stdout stays parseable
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task(f"checking {reader.format} cohort", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = check_cohort(reader, data=DataConfig(), on_subject=advance)
+    else:
+        result = check_cohort(reader, data=DataConfig())
     if as_json:
         payload = {"subjects": [s.as_dict() for s in result.subjects], "problems": [p.as_dict() for p in result.problems]}
         typer.echo(json.dumps(payload, indent=2))
@@ -46,21 +58,24 @@ def check(
         from rich.table import Table
 
         table = Table(title=f"{source} ({reader.format}): {len(result.subjects)} subjects")
-        for column in ("id", "group", "frames", "slices", "spacing (mm)", "labelled", *_MEASURE_COLUMNS):
-            table.add_column(column, justify="left" if column in ("id", "group") else "right")
+        id_width = max([len(s.id) for s in result.subjects] + [2])
+        table.add_column("id", no_wrap=True, min_width=id_width)  # never squash the one column a steward greps
+        table.add_column("group")
+        for column in ("T", "Z", "mm", "labelled", "LV EDV", "LV ESV", "LV EF%", "RV EDV", "RV ESV", "RV EF%", "MYO g"):
+            table.add_column(column, justify="right", no_wrap=column == "mm")
         for s in result.subjects:
             table.add_row(
                 s.id,
                 s.group,
                 str(s.frames),
                 str(s.slices),
-                " x ".join(f"{v:.2f}" for v in s.spacing),
+                "x".join(f"{v:.3g}" for v in s.spacing),
                 ",".join(str(f) for f in s.labelled_frames),
                 *(_fmt(getattr(s, c)) for c in _MEASURE_COLUMNS),
             )
         console.print(table)
         for problem in result.problems:
-            err_console.print(f"[red]problem:[/red] {escape(problem.message)}", highlight=False)
+            err_console.print(f"[red]problem:[/red] {escape(problem.message)}", highlight=False, soft_wrap=True)
         if not result.problems:
             console.print("[green]no problems found[/green]")
     if result.problems:

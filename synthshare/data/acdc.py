@@ -48,7 +48,9 @@ def parse_info_cfg(path: Path, *, subject_id: str) -> dict[str, str]:
             info[key.strip()] = value.strip()
     missing = [k for k in REQUIRED_INFO_KEYS if not info.get(k)]
     if missing:
-        raise DataError(f"subject {subject_id}: {path}: Info.cfg lacks {', '.join(missing)}; add lines like 'ED: 1', 'ES: 12', 'Group: NOR'")
+        raise DataError(
+            f"subject {subject_id}: {path}: Info.cfg lacks {', '.join(missing)}; add lines like 'ED: 1', 'ES: 12', 'Group: NOR'"
+        )
     return info
 
 
@@ -106,8 +108,7 @@ class AcdcReader:
             if problem:
                 problems.add(problem)
         labels: dict[int, np.ndarray] = {}
-        for path in _label_files(folder, subject_id):
-            frame = int(re.fullmatch(rf"{re.escape(subject_id)}_frame(\d+)_gt", nifti_stem(path) or "").group(1)) - 1
+        for frame, path in _label_files(folder, subject_id):
             if not 0 <= frame < frames:
                 problems.add(f"{path}: frame {frame + 1} is outside the image's {frames} frames; rename or remove the file")
                 continue
@@ -132,8 +133,13 @@ class AcdcReader:
         )
 
 
-def _label_files(folder: Path, subject_id: str) -> list[Path]:
-    """Every patientNNN_frameXX_gt file, one per frame (.nii.gz preferred over .nii, as find_nifti)."""
-    pattern = re.compile(rf"^{re.escape(subject_id)}_frame\d+_gt$")
-    stems = sorted({stem for path in folder.iterdir() if (stem := nifti_stem(path)) and pattern.match(stem)})
-    return [path for stem in stems if (path := find_nifti(folder, stem)) is not None]
+def _label_files(folder: Path, subject_id: str) -> list[tuple[int, Path]]:
+    """(0-based frame, path) of every patientNNN_frameXX_gt file (.nii.gz preferred, as find_nifti)."""
+    pattern = re.compile(rf"^{re.escape(subject_id)}_frame(\d+)_gt$")
+    found: dict[int, Path] = {}
+    for stem in sorted({s for p in folder.iterdir() if (s := nifti_stem(p))}):
+        match = pattern.match(stem)
+        path = find_nifti(folder, stem)
+        if match and path is not None:
+            found.setdefault(int(match.group(1)) - 1, path)
+    return sorted(found.items())

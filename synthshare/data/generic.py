@@ -79,7 +79,10 @@ class GenericReader:
         problems.raise_if_any()
         frames = int(image.data.shape[3])
         for name, value in (("ed", ed), ("es", es)):
-            if value is not None and (problem := check_frame_index(name=name, value=value, frames=frames, one_based=False, source=str(csv_path))):
+            if value is None:
+                continue
+            problem = check_frame_index(name=name, value=value, frames=frames, one_based=False, source=str(csv_path))
+            if problem:
                 problems.add(problem)
         labels: dict[int, np.ndarray] = {}
         for frame, path in _label_files(self.root / "labels", subject_id):

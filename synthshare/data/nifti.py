@@ -128,7 +128,7 @@ def read_labels(path: Path, *, subject_id: str, convention: LabelConvention, ima
     try:
         remapped = remap(vol.data, convention)
     except LabelValueError as err:
-        problems.append(f"{path}: {err}; this layout expects {convention} labels (0 background + 3 structures)")
+        problems.append(f"{path}: {err}; relabel the file (this layout uses the {convention} label map, values 0-3)")
     if problems or remapped is None:
         raise SubjectDataError(subject_id, problems)
     return remapped

@@ -83,7 +83,9 @@ class SyntheticLayoutReader:
         dseg_path = find_nifti(anat, dseg_stem) or Path(expected_name(anat, dseg_stem))
         dseg = problems.read_labels(dseg_path, convention="internal", image=image, ndim=4)
         es = int(sidecar["es_frame"])
-        if problem := check_frame_index(name="es_frame", value=es, frames=int(image.data.shape[3]), one_based=False, source=str(sidecar_path)):
+        frames = int(image.data.shape[3])
+        problem = check_frame_index(name="es_frame", value=es, frames=frames, one_based=False, source=str(sidecar_path))
+        if problem:
             problems.add(problem)
         problems.raise_if_any()
         labels = {t: np.ascontiguousarray(dseg[..., t]) for t in range(dseg.shape[3])}

@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from synthshare.config import DataConfig
 from synthshare.data.measures import measure
@@ -128,18 +128,27 @@ def parse_int(value: str, *, column: str, source: str) -> int | None:
     return int(number)
 
 
-def holdout_size(*, n_subjects: int, holdout_fraction: float, min_holdout: int) -> int:
-    """Holdout subjects a split of n takes: the fraction, rounded up, but never fewer than min_holdout."""
-    return max(min_holdout, math.ceil(n_subjects * holdout_fraction))
+def holdout_size(*, n_subjects: int, holdout_fraction: float, min_holdout: int | None = None) -> int:
+    """Holdout subjects a split of n takes: round(n x fraction), the rule of synthshare.data.split.
+
+    min_holdout is accepted for callers that pass the whole DataConfig; the split never enlarges the
+    holdout to reach it (it refuses instead, see check_cohort_size), so it does not change the size.
+    """
+    return int(round(n_subjects * holdout_fraction))
+
+
+def _size_ok(*, n: int, min_train: int, min_holdout: int, holdout_fraction: float) -> bool:
+    n_holdout = holdout_size(n_subjects=n, holdout_fraction=holdout_fraction)
+    return n_holdout >= min_holdout and n - n_holdout >= min_train
 
 
 def check_cohort_size(*, n_subjects: int, min_train: int, min_holdout: int, holdout_fraction: float, source: str) -> None:
-    """DataError if the cohort cannot give min_train training AND an auditable holdout of min_holdout."""
-    n_holdout = holdout_size(n_subjects=n_subjects, holdout_fraction=holdout_fraction, min_holdout=min_holdout)
-    if n_subjects - n_holdout >= min_train:
+    """DataError if the split would give fewer than min_holdout holdout or min_train training subjects."""
+    limits = dict(min_train=min_train, min_holdout=min_holdout, holdout_fraction=holdout_fraction)
+    if _size_ok(n=n_subjects, **limits):
         return
-    needed = n_subjects
-    while needed - holdout_size(n_subjects=needed, holdout_fraction=holdout_fraction, min_holdout=min_holdout) < min_train:
+    needed = max(n_subjects, min_holdout + min_train)
+    while not _size_ok(n=needed, **limits):
         needed += 1
     raise DataError(
         f"{source}: {n_subjects} usable subjects are too few for an auditable holdout: at least {min_holdout} holdout "
@@ -169,8 +178,24 @@ def summarize(subject: Subject) -> SubjectSummary:
     )
 
 
-def check_cohort(reader: "CohortReader", *, data: DataConfig | None = None) -> CohortCheck:
-    """Load every subject (one at a time) and collect every problem, including the cohort size."""
+def _check_subject(reader: "CohortReader", subject_id: str) -> tuple[SubjectSummary | None, list[Problem]]:
+    try:
+        subject = reader.load(subject_id)
+    except SubjectDataError as err:
+        return None, [Problem(subject=subject_id, message=f"subject {subject_id}: {p}") for p in err.problems]
+    except DataError as err:
+        return None, [Problem(subject=subject_id, message=str(err))]
+    log.debug("checked %s", subject_id)
+    return summarize(subject), []
+
+
+def check_cohort(
+    reader: "CohortReader", *, data: DataConfig | None = None, on_subject: Callable[[int, int], None] | None = None
+) -> CohortCheck:
+    """Load every subject (one at a time) and collect every problem, including the cohort size.
+
+    on_subject(done, total) is called after each subject (the CLI's progress bar).
+    """
     data = data or DataConfig()
     source = str(reader.root)
     try:
@@ -179,17 +204,12 @@ def check_cohort(reader: "CohortReader", *, data: DataConfig | None = None) -> C
         return CohortCheck(subjects=[], problems=[Problem(subject=None, message=str(err))])
     summaries: list[SubjectSummary] = []
     problems: list[Problem] = []
-    for subject_id in ids:
-        try:
-            subject = reader.load(subject_id)
-        except SubjectDataError as err:
-            problems.extend(Problem(subject=subject_id, message=f"subject {subject_id}: {p}") for p in err.problems)
-            continue
-        except DataError as err:
-            problems.append(Problem(subject=subject_id, message=str(err)))
-            continue
-        summaries.append(summarize(subject))
-        log.debug("checked %s", subject_id)
+    for done, subject_id in enumerate(ids, start=1):
+        summary, found = _check_subject(reader, subject_id)
+        summaries.extend([summary] if summary is not None else [])
+        problems.extend(found)
+        if on_subject is not None:
+            on_subject(done, len(ids))
     try:
         check_cohort_size(
             n_subjects=len(summaries),

@@ -6,7 +6,6 @@ Callers turn NaN into null with a note (jsonsafe.jsonable), so nothing here rais
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 from scipy.stats import wasserstein_distance
 
 
@@ -32,20 +31,26 @@ def wasserstein1(*, a: np.ndarray, b: np.ndarray) -> float:
     return float(wasserstein_distance(a, b))
 
 
+def _psd_sqrt(cov: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(cov)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
 def frechet_distance(*, a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (the FID formula), (n, d) each."""
+    """Frechet distance between Gaussians fitted to two feature sets (the FID formula), (n, d) each.
+
+    Tr sqrt(C_a C_b) is computed as the sum of sqrt-eigenvalues of the symmetric PSD matrix
+    sqrt(C_a) C_b sqrt(C_a), which stays exact when few subjects make the covariances singular.
+    """
     if a.shape[0] < 2 or b.shape[0] < 2:
         return float("nan")
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = linalg.sqrtm(cov_a @ cov_b)
-    if not np.all(np.isfinite(covmean)):
-        # Few subjects give singular covariances; a small ridge makes the square root defined (as FID code does).
-        eps = 1e-6 * np.eye(cov_a.shape[0])
-        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
-    covmean = np.real(covmean)
-    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+    root_a = _psd_sqrt(cov_a)
+    eig = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    tr_covmean = float(np.sum(np.sqrt(np.clip(eig, 0.0, None))))
+    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * tr_covmean)
     return max(value, 0.0)  # round-off can push identical sets a hair below zero
 
 

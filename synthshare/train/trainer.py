@@ -44,11 +44,27 @@ def stage_hashes(*, config: Config, train_keys: list[str]) -> dict[str, str]:
     return out
 
 
+_PLANS: dict[tuple[str, int], tuple[dict[str, DPParams], float | None, float]] = {}
+
+
 def privacy_plan(*, config: Config, n_train: int) -> tuple[dict[str, DPParams], float | None, float] | None:
-    """(DP parameters per stage, stats noise multiplier, delta), or None when DP is off."""
+    """(DP parameters per stage, stats noise multiplier, delta), or None when DP is off.
+
+    Memoised per (config, n_train): the planner's bisection takes seconds and every stage asks.
+    """
     p = config.privacy
     if p.epsilon is None:
         return None
+    memo_key = (config.sha256("privacy", "vae", "static", "motion"), n_train)
+    if memo_key not in _PLANS:
+        _PLANS[memo_key] = _plan(config=config, n_train=n_train)
+    return _PLANS[memo_key]
+
+
+def _plan(*, config: Config, n_train: int) -> tuple[dict[str, DPParams], float | None, float]:
+    p = config.privacy
+    if p.epsilon is None:
+        raise ValueError("DP is off")
     delta = p.delta if p.delta is not None else default_delta(n_train)
     check_delta_for_cohort(delta=delta, n_subjects=n_train)
     sections = {"vae": config.vae, "static": config.static, "motion": config.motion}

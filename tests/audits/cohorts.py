@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
 
 from audits import AuditResults, EmbeddingSpec, LoadedPolicy, Verdict, embed, evaluate_gate, run_audits
@@ -31,8 +32,8 @@ def phantom_images(*, n: int, seed: int) -> list[np.ndarray]:
 
 def synthetic_cohort(*, scenario: Scenario, train: list[np.ndarray], n: int, seed: int) -> list[np.ndarray]:
     """What a generator would emit: fresh subjects of the same distribution (another seed) or copies
-    of training subjects, exact, with light Rician-like noise (5% of the subject's scale), or shifted
-    by one pixel in-plane plus light noise."""
+    of training subjects: exact, with light Gaussian noise (5% of the subject's intensity std), or
+    with that noise and a non-circular one-pixel in-plane shift."""
     rng = np.random.default_rng(seed)
     if scenario == "fresh":
         return phantom_images(n=n, seed=10_000 + seed)
@@ -42,8 +43,8 @@ def synthetic_cohort(*, scenario: Scenario, train: list[np.ndarray], n: int, see
         img = train[int(i)].copy()
         if scenario in ("noisy_copies", "shifted_copies"):
             img = img + 0.05 * float(img.std()) * rng.standard_normal(img.shape).astype(np.float32)
-        if scenario == "shifted_copies":
-            img = np.roll(img, shift=(int(rng.choice([-1, 1])), int(rng.choice([-1, 1]))), axis=(2, 3))
+        if scenario == "shifted_copies":  # a real (non-circular) 1-pixel in-plane shift, edges repeated
+            img = nd_shift(img, (0, 0, float(rng.choice([-1, 1])), float(rng.choice([-1, 1]))), order=1, mode="nearest")
         out.append(img)
     return out
 

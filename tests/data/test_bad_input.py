@@ -147,7 +147,14 @@ def test_empty_cohort(cohorts, tmp_path, layout):
 
 @pytest.mark.parametrize(
     "n, min_train, min_holdout, fraction, ok",
-    [(7, 2, 5, 0.25, True), (6, 2, 5, 0.25, False), (12, 2, 4, 0.4, True), (5, 2, 4, 0.4, False), (40, 30, 5, 0.25, True), (40, 31, 5, 0.25, False)],
+    [
+        (19, 2, 5, 0.25, True),
+        (18, 2, 5, 0.25, False),
+        (12, 2, 4, 0.4, True),
+        (8, 2, 4, 0.4, False),
+        (40, 30, 5, 0.25, True),
+        (40, 31, 5, 0.25, False),
+    ],
 )
 def test_cohort_size_for_an_auditable_holdout(n, min_train, min_holdout, fraction, ok):
     kwargs = dict(n_subjects=n, min_train=min_train, min_holdout=min_holdout, holdout_fraction=fraction, source="COHORT")
@@ -156,6 +163,26 @@ def test_cohort_size_for_an_auditable_holdout(n, min_train, min_holdout, fractio
     else:
         with pytest.raises(DataError, match=r"COHORT: .* too few for an auditable holdout"):
             check_cohort_size(**kwargs)
+
+
+@pytest.mark.parametrize("fraction, min_holdout, min_train", [(0.25, 5, 2), (0.4, 4, 2), (0.5, 1, 3)])
+def test_cohort_size_agrees_with_the_split(fraction, min_holdout, min_train):
+    from synthshare.data.split import split_subjects
+
+    for n in range(1, 30):
+        kwargs = dict(holdout_fraction=fraction, min_holdout=min_holdout, min_train=min_train)
+        keys = [f"k{i:02d}" for i in range(n)]
+        try:
+            split_subjects(keys=keys, groups=["NOR"] * n, seed=0, **kwargs)
+            split_ok = True
+        except DataError:
+            split_ok = False
+        try:
+            check_cohort_size(n_subjects=n, source="COHORT", **kwargs)
+            check_ok = True
+        except DataError:
+            check_ok = False
+        assert check_ok == split_ok, n
 
 
 def test_other_layouts_name_their_files(cohorts, tmp_path):

@@ -1,0 +1,79 @@
+"""`synthshare train`: prepare and split the cohort, then train VAE -> static LDM -> motion LDM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
+
+
+def prepare_and_split(*, data: Path, config, run) -> tuple[object, object]:  # noqa: ANN001
+    """(PreparedCohort, Split); writes RUN/split.json (pseudonymous keys; the run folder stays inside)."""
+    from synthshare.data.cache import prepare_cohort
+    from synthshare.data.cohort import open_cohort
+    from synthshare.data.split import split_subjects
+
+    reader = open_cohort(data)
+    cohort = prepare_cohort(reader=reader, data=config.data, cache_dir=run.cache, progress=progress_enabled())
+    d = config.data
+    split = split_subjects(keys=cohort.keys, groups=cohort.groups, holdout_fraction=d.holdout_fraction, seed=config.seed,
+                           min_holdout=d.min_holdout, min_train=d.min_train)
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_json(run.split_json, {**split.to_dict(), "train": sorted(split.train), "holdout": sorted(split.holdout)})
+    return cohort, split
+
+
+@handle_errors
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Cohort folder (ACDC, M&Ms-2, generic NIfTI+CSV or phantom).")],
+    run: Annotated[Path, typer.Option("--run", help="Run folder; finished stages are skipped, unfinished ones resume.")],
+    config: Annotated[str, typer.Option("--config", help="Config YAML or preset name (tiny, demo, acdc).")] = "demo",
+    stage: Annotated[
+        Optional[str], typer.Option("--stage", help="Train up to this stage: vae, static or motion (default: all).")
+    ] = None,
+    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="Total DP budget (per subject); default: the config's.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for split, initialisation and training.")] = None,
+) -> None:
+    """Train the cascaded generator (optionally with DP-SGD) into RUN."""
+    from synthshare.config import load_config
+    from synthshare.errors import BadInputError
+    from synthshare.train.run_dir import STAGES, RunDir
+    from synthshare.train.trainer import train_run
+
+    if stage is not None and stage not in STAGES:
+        raise BadInputError(f"--stage {stage!r} is not a stage; choose one of {', '.join(STAGES)}")
+    cfg = load_config(config)
+    updates: dict = {}
+    if epsilon is not None:
+        updates["privacy"] = {"epsilon": epsilon}
+    if seed is not None:
+        updates["seed"] = seed
+    if updates:
+        cfg = cfg.with_updates(updates)
+    run_dir = RunDir(run)
+    if cfg.privacy.epsilon is None and progress_enabled():
+        err_console.print(f"[yellow]{NO_PRIVACY_BANNER}[/yellow]")
+    cohort, split = prepare_and_split(data=data, config=cfg, run=run_dir)
+    until = stage or "motion"
+    if progress_enabled():
+        from rich.progress import Progress
+
+        with Progress(console=err_console, transient=True) as bar:
+            tasks: dict[str, int] = {}
+
+            def advance(name: str, step: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(f"training {name}", total=total)
+                bar.update(tasks[name], completed=step)
+
+            ledger = train_run(cohort=cohort, train_keys=split.train, config=cfg, run_dir=run_dir, until=until, progress=advance)
+    else:
+        ledger = train_run(cohort=cohort, train_keys=split.train, config=cfg, run_dir=run_dir, until=until)
+    if ledger.enabled:
+        console.print(f"trained up to {until} in {run}: epsilon = {ledger.epsilon(delta=ledger.delta):.3f} "
+                      f"at delta = {ledger.delta:g} (per subject)")
+    else:
+        console.print(f"trained up to {until} in {run}: {NO_PRIVACY_BANNER}")

@@ -1,0 +1,1 @@
+"""Sampling synthetic subjects from a trained run: conditions, then the cascade sampler."""

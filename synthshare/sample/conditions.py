@@ -1,0 +1,108 @@
+"""Sampling conditions: from a user CSV (validated) or drawn from the released prior.
+
+CSV columns: group, lv_edv, lv_esv (required); lv_ef, rv_edv, myo_mass, slices (optional: lv_ef is
+derived from EDV/ESV, the others filled with the group's released mean). Volumes in mL, EF in %.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from synthshare.errors import BadInputError
+from synthshare.models.conditioning import CONDITION_GROUPS, MEASURE_FIELDS, MEASURE_LOWER, MEASURE_UPPER, group_index
+
+REQUIRED = ("group", "lv_edv", "lv_esv")
+Condition = dict[str, float | str]
+
+
+class ConditionsError(BadInputError):
+    """A conditions CSV is unusable; the message names the file, row and column."""
+
+
+def _bounds(field: str) -> tuple[float, float]:
+    i = MEASURE_FIELDS.index(field)
+    return float(MEASURE_LOWER[i]), float(MEASURE_UPPER[i])
+
+
+def read_conditions_csv(*, path: Path, prior: dict) -> list[Condition]:
+    """Validated, completed conditions, one per CSV row; every problem reported at once."""
+    path = Path(path)
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+            rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ConditionsError(f"{path}: cannot read the conditions CSV ({err}); pass a UTF-8 CSV file") from err
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise ConditionsError(f"{path}: missing column(s) {', '.join(missing)}; the header needs {', '.join(REQUIRED)} "
+                              f"(optional: {', '.join(f for f in MEASURE_FIELDS if f not in REQUIRED)})")
+    if not rows:
+        raise ConditionsError(f"{path}: no rows; add one row per synthetic subject")
+    problems: list[str] = []
+    out: list[Condition] = []
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        cond: Condition = {}
+        group = row["group"]
+        if group not in CONDITION_GROUPS:
+            problems.append(f"row {number}, column group: {group!r} is not one of {', '.join(CONDITION_GROUPS)}")
+        cond["group"] = group
+        for field in MEASURE_FIELDS:
+            text = row.get(field, "")
+            if text == "":
+                if field in REQUIRED:
+                    problems.append(f"row {number}, column {field}: empty; give a number")
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                problems.append(f"row {number}, column {field}: {text!r} is not a number")
+                continue
+            lo, hi = _bounds(field)
+            if not (lo <= value <= hi):
+                problems.append(f"row {number}, column {field}: {value:g} is outside [{lo:g}, {hi:g}]")
+                continue
+            cond[field] = value
+        if "lv_edv" in cond and "lv_esv" in cond and float(cond["lv_esv"]) >= float(cond["lv_edv"]):
+            problems.append(f"row {number}, column lv_esv: {cond['lv_esv']:g} must be below lv_edv {cond['lv_edv']:g}")
+        out.append(cond)
+    if problems:
+        raise ConditionsError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    return [complete(condition=c, prior=prior) for c in out]
+
+
+def complete(*, condition: Condition, prior: dict) -> Condition:
+    """Derive lv_ef from EDV/ESV if absent; fill other absent measures with the group's released mean."""
+    means = np.asarray(prior["statistics"]["means"], dtype=float)[group_index(str(condition["group"]))]
+    out = dict(condition)
+    if "lv_ef" not in out:
+        edv, esv = float(out["lv_edv"]), float(out["lv_esv"])
+        out["lv_ef"] = 100.0 * (edv - esv) / edv
+    for i, field in enumerate(MEASURE_FIELDS):
+        out.setdefault(field, float(means[i]))
+    return {"group": out["group"], **{f: float(out[f]) for f in MEASURE_FIELDS}}
+
+
+def draw_conditions(*, prior: dict, n: int, rng: np.random.Generator) -> list[Condition]:
+    """n conditions from the released prior: group ~ counts, measures ~ N(group mean, pooled covariance)."""
+    stats = prior["statistics"]
+    counts = np.maximum(np.asarray(stats["counts"], dtype=float), 0.0)
+    probs = counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1.0 / len(counts))
+    means = np.asarray(stats["means"], dtype=float)
+    cov = np.asarray(stats["covariance"], dtype=float)
+    lo, hi = np.asarray(stats["lower"], dtype=float), np.asarray(stats["upper"], dtype=float)
+    out: list[Condition] = []
+    for _ in range(n):
+        g = int(rng.choice(len(probs), p=probs))
+        x = np.clip(rng.multivariate_normal(means[g], cov, method="eigh"), lo, hi)
+        edv = max(float(x[0]), float(lo[0]) + 1.0)
+        esv = float(np.clip(x[1], 0.05 * edv, 0.95 * edv))
+        out.append({
+            "group": CONDITION_GROUPS[g], "lv_edv": edv, "lv_esv": esv, "lv_ef": 100.0 * (edv - esv) / edv,
+            "rv_edv": float(x[3]), "myo_mass": float(x[4]), "slices": float(np.rint(x[5])),
+        })
+    return out

@@ -1,0 +1,147 @@
+"""The cascade sampler, written out: conditions -> anatomy (static LDM) -> motion (motion LDM) -> decode.
+
+Every subject has its own seed (derived from the run seed and its index) and draws all of its
+initial noise from its own generator; DDIM with eta = 0 is deterministic after that, so a subject
+is reproduced by its seed and conditions whatever batch it was sampled in.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from synthshare.data.measures import measure, volume_curve_ml
+from synthshare.data.prepared import SyntheticSubject
+from synthshare.labels import LV
+from synthshare.models.conditioning import null_vectors
+from synthshare.models.denoiser import LatentDenoiser
+from synthshare.models.schedulers import sample_scheduler
+from synthshare.models.vae import latent_shape
+from synthshare.sample.conditions import Condition, draw_conditions
+from synthshare.sample.generator import TrainedGenerator, load_generator
+
+log = logging.getLogger(__name__)
+
+SampleProgress = Callable[[int, int], None]
+
+
+def subject_seed(*, seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def network_evaluations_per_subject(*, generator: TrainedGenerator) -> int:
+    """Denoiser calls (x2 under classifier-free guidance) for anatomy and motion, plus one decode per frame."""
+    s = generator.config.sampling
+    cfg = 2 if s.guidance_scale != 1.0 else 1
+    static_steps = len(sample_scheduler(config=generator.config.static, steps=s.ddim_steps).timesteps)
+    motion_steps = len(sample_scheduler(config=generator.config.motion, steps=s.ddim_steps).timesteps)
+    return cfg * (static_steps + motion_steps) + generator.config.data.frames
+
+
+@torch.no_grad()
+def ddim_sample(
+    *, net: LatentDenoiser, noise: torch.Tensor, cond: torch.Tensor, context: torch.Tensor | None,
+    generator: TrainedGenerator, section: str,
+) -> torch.Tensor:
+    """DDIM (eta 0) from `noise` with classifier-free guidance: eps = eps_null + g (eps_cond - eps_null)."""
+    config = getattr(generator.config, section)
+    g = generator.config.sampling.guidance_scale
+    scheduler = sample_scheduler(config=config, steps=generator.config.sampling.ddim_steps)
+    b = noise.shape[0]
+    null = torch.from_numpy(null_vectors(b))
+    x = noise
+    for t in scheduler.timesteps:
+        ts = torch.full((b,), int(t), dtype=torch.long)
+        if g == 1.0:
+            eps = net(x, ts, cond, context)
+        else:  # conditional and unconditional in one batch
+            both = net(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([cond, null]),
+                       None if context is None else torch.cat([context, context]))
+            eps_c, eps_u = both.chunk(2)
+            eps = eps_u + g * (eps_c - eps_u)
+        x = scheduler.step(eps, t, x).prev_sample
+    return x
+
+
+def _noise(shape: tuple[int, ...], generators: list[torch.Generator]) -> torch.Tensor:
+    return torch.stack([torch.randn(shape, generator=gen) for gen in generators])
+
+
+@torch.no_grad()
+def sample_batch(*, generator: TrainedGenerator, conditions: list[Condition], seeds: list[int],
+                 independent_frames: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(images (B, T, S, H, W) float32, labels (B, T, S, H, W) uint8) for one batch of conditions.
+
+    independent_frames: benchmark baseline only; each frame's residual comes from its own motion
+    sample (its own noise), as a per-frame model without any layer across frames would give.
+    """
+    config = generator.config
+    frames, slices = config.data.frames, config.data.slices
+    height, width = config.data.crop
+    c, s, h, w = latent_shape(config=config.vae, slices=slices, height=height, width=width)
+    gens = [torch.Generator().manual_seed(seed) for seed in seeds]
+    # 1. conditions -> standardised vectors
+    cond = torch.from_numpy(generator.codec.encode(conditions))
+    # 2. anatomy: the ED latent from the static LDM
+    z_ed = ddim_sample(net=generator.static, noise=_noise((c, s, h, w), gens), cond=cond, context=None,
+                       generator=generator, section="static")
+    # 3. motion: all residuals z_t - z_ED jointly (frames in channels), conditioned on the anatomy
+    motion_shape = (c * (frames - 1), s, h, w)
+    if independent_frames:
+        runs = [ddim_sample(net=generator.motion, noise=_noise(motion_shape, gens), cond=cond, context=z_ed,
+                            generator=generator, section="motion") for _ in range(frames - 1)]
+        res = torch.stack([runs[t].reshape(len(seeds), frames - 1, c, s, h, w)[:, t] for t in range(frames - 1)], dim=1)
+    else:
+        res = ddim_sample(net=generator.motion, noise=_noise(motion_shape, gens), cond=cond, context=z_ed,
+                          generator=generator, section="motion").reshape(len(seeds), frames - 1, c, s, h, w)
+    # 4. back to VAE latent units; the ED residual is zero by construction
+    anatomy = z_ed / generator.latent_scale
+    latents = torch.cat([anatomy[:, None], anatomy[:, None] + res / generator.residual_scale], dim=1)
+    # 5. decode every frame: image and segmentation
+    flat = latents.reshape(-1, c, s, h, w)
+    images, labels = [], []
+    for i in range(0, flat.shape[0], config.sampling.batch_size):
+        image, seg = generator.vae.decode(flat[i : i + config.sampling.batch_size])
+        images.append(image[:, 0])
+        labels.append(seg.argmax(dim=1).to(torch.uint8))
+    shape = (len(seeds), frames, slices, height, width)
+    return torch.cat(images).reshape(shape).numpy().astype(np.float32), torch.cat(labels).reshape(shape).numpy()
+
+
+def to_synthetic(*, key: str, image: np.ndarray, labels: np.ndarray, spacing: tuple[float, float, float],
+                 requested: Condition, seed: int) -> SyntheticSubject:
+    """Measure the generated segmentation: ED = frame 0, ES = frame of smallest LV volume."""
+    es = int(np.argmin(volume_curve_ml(labels, LV, spacing, frame_axis=0)))
+    return SyntheticSubject(key=key, image=image, labels=labels, spacing=spacing, requested=dict(requested),
+                            measured=measure(ed_labels=labels[0], es_labels=labels[es], spacing=spacing), seed=seed,
+                            es_frame=es)
+
+
+def sample_cohort(
+    *, run_dir: Path, n: int, seed: int, conditions: list[Condition] | None = None,
+    progress: SampleProgress | None = None, generator: TrainedGenerator | None = None,
+) -> list[SyntheticSubject]:
+    """n synthetic subjects "syn0001".. from a trained run; conditions drawn from the released prior if None."""
+    gen = generator if generator is not None else load_generator(run_dir=run_dir)
+    if conditions is None:
+        conditions = draw_conditions(prior=gen.prior, n=n, rng=np.random.default_rng(seed))
+    elif len(conditions) != n:
+        conditions = [conditions[i % len(conditions)] for i in range(n)]
+    spacing = tuple(float(v) for v in gen.config.data.spacing)
+    batch = gen.config.sampling.batch_size
+    out: list[SyntheticSubject] = []
+    for start in range(0, n, batch):
+        idx = list(range(start, min(n, start + batch)))
+        seeds = [subject_seed(seed=seed, index=i) for i in idx]
+        images, labels = sample_batch(generator=gen, conditions=[conditions[i] for i in idx], seeds=seeds)
+        for j, i in enumerate(idx):
+            out.append(to_synthetic(key=f"syn{i + 1:04d}", image=images[j], labels=labels[j], spacing=spacing,
+                                    requested=conditions[i], seed=seeds[j]))
+        if progress is not None:
+            progress(len(out), n)
+    log.info("sampled %d subjects", n)
+    return out

@@ -1,0 +1,133 @@
+"""render_report_html: self-contained, DP statement / loud no-DP banner, aggregates of real data only."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from report_cohorts import make_prepared
+
+from synthshare.config import load_config
+from synthshare.errors import BadInputError
+from synthshare.reports import fidelity_report, render_report_html, utility_report, volume_curve_band
+from synthshare.reports.html import NO_GUARANTEE
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//|ftp:)""", re.IGNORECASE)
+PNG = "data:image/png;base64,"
+
+
+def _privacy(*, dp: bool, passed: bool = True, roc: bool = True) -> dict:
+    attack = {"name": "denoise-loss", "auc": 0.53, "auc_ci": [0.41, 0.66], "tpr_at_fpr": {"0.01": 0.0}, "min_measurable_fpr": 0.17}
+    if roc:
+        attack["roc"] = {"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.55, 1.0]}
+    return {
+        "dp": {"enabled": dp, "epsilon": 8.0 if dp else None, "delta": 1e-5 if dp else None, "unit": "subject"},
+        "gate": {"passed": passed, "policy_sha256": "0" * 64, "criteria": [{"name": "auc_max", "value": 0.53, "threshold": 0.6, "passed": passed}]},
+        "membership": {"attacks": [attack]},
+        "memorization": {"copies": 0, "closer_to_train_fraction": 0.5, "binomial_p": 0.62},
+    }
+
+
+@pytest.fixture(scope="module")
+def reports(real_holdout, real_train, synthetic):
+    fidelity = fidelity_report(real=real_holdout, synthetic=synthetic, real_reference=real_train, seed=0)
+    config = load_config("tiny").utility.model_copy(update={"steps": 1})
+    utility = utility_report(real_train=real_train, synthetic=synthetic, real_test=real_holdout[:2], config=config, seed=0, progress=False)
+    return fidelity, utility
+
+
+def _render(reports, synthetic, real_holdout, **privacy_kwargs) -> str:
+    fidelity, utility = reports
+    return render_report_html(
+        fidelity=fidelity, utility=utility, privacy=_privacy(**privacy_kwargs), synthetic=synthetic,
+        real_curves=volume_curve_band(subjects=real_holdout),
+    )
+
+
+def test_self_contained_with_embedded_figures(reports, synthetic, real_holdout):
+    html = _render(reports, synthetic, real_holdout, dp=True)
+    assert html.count(PNG) == 5  # volume curves, controllability, measures, ROC, mid-slices (no histograms given)
+    assert not EXTERNAL.search(html)
+    assert "<script" not in html.lower() and "<link" not in html.lower()
+    # The detector itself can fail: an external reference is caught.
+    assert EXTERNAL.search(html.replace(PNG, "https://example.org/x.png?", 1))
+
+
+def test_dp_statement_and_loud_no_dp_banner(reports, synthetic, real_holdout):
+    with_dp = _render(reports, synthetic, real_holdout, dp=True)
+    assert "(8, 1e-05)-DP at the level of one subject" in with_dp
+    assert NO_GUARANTEE not in with_dp
+    without = _render(reports, synthetic, real_holdout, dp=False)
+    assert NO_GUARANTEE in without and 'class="banner nodp"' in without
+    assert "-DP at the level" not in without
+
+
+def test_gate_verdict_shown(reports, synthetic, real_holdout):
+    assert 'id="gate-verdict">PASSED' in _render(reports, synthetic, real_holdout, dp=True, passed=True)
+    assert 'id="gate-verdict">BLOCKED' in _render(reports, synthetic, real_holdout, dp=True, passed=False)
+
+
+def test_roc_only_when_present(reports, synthetic, real_holdout):
+    with_roc = _render(reports, synthetic, real_holdout, dp=True, roc=True)
+    without = _render(reports, synthetic, real_holdout, dp=True, roc=False)
+    assert with_roc.count(PNG) == without.count(PNG) + 1
+    assert "Membership-inference ROC" in with_roc and "Membership-inference ROC" not in without
+
+
+def test_no_real_per_subject_value_leaks(reports, synthetic):
+    # Real subjects with unmistakable per-subject values: only their aggregate may appear.
+    base = make_prepared(4, seed=21)
+    values = [987.6543, 876.5432, 765.4321, 654.3219]
+    real = [dataclasses.replace(s, measures=dataclasses.replace(s.measures, lv_edv=v)) for s, v in zip(base, values)]
+    fidelity = fidelity_report(real=real, synthetic=synthetic, real_reference=None, seed=0)
+    html = render_report_html(
+        fidelity=fidelity, utility=reports[1], privacy=_privacy(dp=False), synthetic=synthetic,
+        real_curves=volume_curve_band(subjects=real),
+    )
+    mean = sum(values) / len(values)
+    assert f"{mean:.4g}" in html  # positive control: the aggregate is shown and the search can find it
+    for v in values:
+        assert f"{v:.4g}" not in html and f"{v:.2f}" not in html
+    for s in real:
+        assert s.key not in html
+
+
+def test_real_curves_must_be_an_aggregate(reports, synthetic, real_holdout):
+    with pytest.raises(BadInputError, match="aggregate"):
+        render_report_html(fidelity=reports[0], utility=reports[1], privacy=_privacy(dp=True), synthetic=synthetic, real_curves=list(real_holdout))
+    with pytest.raises(BadInputError, match="aggregate"):
+        render_report_html(fidelity=reports[0], utility=reports[1], privacy=_privacy(dp=True), synthetic=synthetic, real_curves={"mean_ml": [1.0]})
+
+
+def test_band_suppresses_small_counts(real_holdout):
+    band = volume_curve_band(subjects=real_holdout[:2])  # 2 subjects < min_count 3: nothing released
+    assert band["mean_ml"] == [None] * 4 and band["n"] == [None] * 4
+    band = volume_curve_band(subjects=real_holdout)
+    assert band["n"] == [6, None, 6, None]  # ED and ES labelled in all six; other frames unlabelled
+    with pytest.raises(Exception, match="min_count"):
+        volume_curve_band(subjects=real_holdout, min_count=1)
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed")
+def test_renders_in_headless_chromium(reports, synthetic, real_holdout, tmp_path: Path):
+    page = tmp_path / "report.html"
+    page.write_text(_render(reports, synthetic, real_holdout, dp=False))
+    dom = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    assert "synthshare release report" in dom
+    assert dom.count(PNG) == 5
+    assert NO_GUARANTEE in dom

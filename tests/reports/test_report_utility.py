@@ -1,0 +1,129 @@
+"""utility_report: keys, metric values pinned with oracle models, determinism, limits, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from report_cohorts import make_prepared, make_synthetic
+
+from synthshare.config import UtilityConfig, load_config
+from synthshare.errors import DataError
+from synthshare.reports import utility_report
+from synthshare.reports.segnet import build_unet
+from synthshare.reports.utility import _evaluate
+
+TINY = load_config("tiny").utility
+REGIMES = ("real", "synthetic", "real+synthetic")
+CLASSES = ("mean", "LV", "MYO", "RV")
+
+
+class IntensityOracle(torch.nn.Module):
+    """Labels the blob images by nearest class intensity: a perfect segmenter for report_cohorts."""
+
+    centers = torch.tensor([0.1, 0.9, 0.35, 0.75])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -((x - self.centers.view(1, -1, 1, 1)) ** 2)
+
+
+class Background(torch.nn.Module):
+    """Predicts background everywhere: every class is missed."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(x.shape[0], 4, *x.shape[2:])
+        logits[:, 0] = 1.0
+        return logits
+
+
+@pytest.fixture(scope="module")
+def tiny_report(real_train, synthetic, real_holdout):
+    return utility_report(real_train=real_train, synthetic=synthetic, real_test=real_holdout, config=TINY, seed=0, progress=False)
+
+
+def test_keys_types_and_ranges(tiny_report, real_holdout):
+    for metric in ("dice", "hd95"):
+        for regime in REGIMES:
+            scores = tiny_report[metric][regime]
+            assert set(scores) == set(CLASSES)
+            for value in scores.values():
+                assert isinstance(value, float)
+                if metric == "dice":
+                    assert 0.0 <= value <= 1.0
+                else:
+                    assert value >= 0.0
+    assert tiny_report["n_train"] == {"real": 6, "synthetic": 6, "real+synthetic": 12}
+    assert tiny_report["n_test"] == len(real_holdout)
+    assert tiny_report["n_test_frames"] == 2 * len(real_holdout)  # ED + ES labelled
+    assert tiny_report["steps"] == TINY.steps
+    json.dumps(tiny_report, allow_nan=False)
+
+
+def test_oracle_scores_perfect_and_background_scores_worst():
+    clean = make_prepared(3, seed=1, noise=0.0)
+    perfect = _evaluate(IntensityOracle(), clean, TINY)
+    for cls in CLASSES:
+        assert perfect["dice"][cls] == pytest.approx(1.0)
+        assert perfect["hd95"][cls] == pytest.approx(0.0)
+    missed = _evaluate(Background(), clean, TINY)
+    diagonal = math.sqrt((2 * 10.0) ** 2 + (16 * 3.0) ** 2 + (16 * 3.0) ** 2)  # (S, H, W) x (slice, row, col) mm
+    for cls in CLASSES:
+        assert missed["dice"][cls] == 0.0
+        assert missed["hd95"][cls] == pytest.approx(diagonal)
+
+
+def test_deterministic_under_seed_and_seed_matters(real_train, synthetic, real_holdout):
+    config = TINY.model_copy(update={"steps": 1})
+    kwargs = dict(real_train=real_train[:3], synthetic=synthetic[:3], real_test=real_holdout[:2], config=config)
+    first = utility_report(**kwargs, seed=0, progress=False)
+    assert utility_report(**kwargs, seed=0, progress=True) == first
+    assert utility_report(**kwargs, seed=1, progress=False)["dice"] != first["dice"]
+
+
+def test_max_real_train_caps_real_subjects(real_train, synthetic, real_holdout):
+    config = TINY.model_copy(update={"max_real_train": 2, "steps": 1})
+    report = utility_report(real_train=real_train, synthetic=synthetic, real_test=real_holdout[:1], config=config, seed=0, progress=False)
+    assert report["n_train"] == {"real": 2, "synthetic": 6, "real+synthetic": 8}
+
+
+def test_missing_source_is_null_with_note(real_train, real_holdout):
+    config = TINY.model_copy(update={"steps": 1})
+    report = utility_report(real_train=real_train, synthetic=[], real_test=real_holdout[:1], config=config, seed=0, progress=False)
+    assert report["dice"]["synthetic"] is None and report["dice"]["real+synthetic"] is None
+    assert isinstance(report["dice"]["real"]["mean"], float)
+    assert any(n.startswith("synthetic:") for n in report["notes"])
+
+
+def test_bad_inputs_name_the_problem(real_train, synthetic, real_holdout):
+    wide = make_synthetic(2, seed=5, size=24)
+    with pytest.raises(DataError, match="in-plane sizes"):
+        utility_report(real_train=real_train, synthetic=wide, real_test=real_holdout, config=TINY, seed=0, progress=False)
+    with pytest.raises(DataError, match="labelled frame"):
+        utility_report(real_train=real_train, synthetic=synthetic, real_test=[], config=TINY, seed=0, progress=False)
+
+
+def test_padding_handles_sizes_not_divisible_by_levels():
+    real = make_prepared(3, seed=1, size=13)
+    syn = make_synthetic(2, seed=2, size=13)
+    config = UtilityConfig(channels=(4, 8, 8), steps=1, batch_size=2)
+    report = utility_report(real_train=real[:2], synthetic=syn, real_test=real[2:], config=config, seed=0, progress=False)
+    assert 0.0 <= report["dice"]["real+synthetic"]["mean"] <= 1.0
+
+
+@pytest.mark.slow
+def test_trained_unet_beats_untrained_on_blobs():
+    real_test = make_prepared(6, seed=11)
+    config = UtilityConfig(channels=(8, 16, 32), steps=80, batch_size=8, lr=3e-3)
+    untrained = _evaluate(build_unet(config=config, seed=0), real_test, config)
+    report = utility_report(
+        real_train=make_prepared(4, seed=12), synthetic=make_synthetic(8, seed=13), real_test=real_test,
+        config=config, seed=0, progress=False,
+    )
+    for regime in REGIMES:
+        assert report["dice"][regime]["mean"] > untrained["dice"]["mean"] + 0.3
+        assert report["dice"][regime]["mean"] > 0.7
+        assert report["hd95"][regime]["mean"] < untrained["hd95"]["mean"]
+    assert np.isfinite(untrained["dice"]["mean"])
