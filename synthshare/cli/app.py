@@ -40,6 +40,9 @@ def _root(
 
 # --- command registration (one line per module; keep sorted) ---
 # REGISTER-COMMANDS
+from synthshare.cli import release as _release  # noqa: E402
+
+app.command("release")(_release.release)
 from synthshare.cli import sample as _sample  # noqa: E402
 
 app.command("sample")(_sample.sample)

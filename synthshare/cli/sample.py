@@ -8,18 +8,21 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
+
+if TYPE_CHECKING:
+    from synthshare.data.prepared import SyntheticSubject
 
 SAMPLES_COLUMNS = ("key", "group", "seed", "es_frame",
                    "requested_lv_edv", "measured_lv_edv", "requested_lv_esv", "measured_lv_esv",
                    "requested_lv_ef", "measured_lv_ef")
 
 
-def samples_csv(subjects: list) -> str:  # noqa: ANN001
+def samples_csv(subjects: list["SyntheticSubject"]) -> str:
     """Requested vs measured LV EDV, ESV, EF, one row per synthetic subject."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
 
+if TYPE_CHECKING:
+    from synthshare.config import Config
+    from synthshare.data.cache import PreparedCohort
+    from synthshare.data.split import Split
+    from synthshare.train.run_dir import RunDir
 
-def prepare_and_split(*, data: Path, config, run) -> tuple[object, object]:  # noqa: ANN001
+
+def prepare_and_split(*, data: Path, config: "Config", run: "RunDir") -> tuple["PreparedCohort", "Split"]:
     """(PreparedCohort, Split); writes RUN/split.json (pseudonymous keys; the run folder stays inside)."""
     from synthshare.data.cache import prepare_cohort
     from synthshare.data.cohort import open_cohort

@@ -29,7 +29,7 @@ import numpy as np
 from synthshare.config import DataConfig
 from synthshare.data.measures import Measures
 from synthshare.data.prepared import PreparedSubject
-from synthshare.data.preprocess import prepare_subject
+from synthshare.data.preprocess import prepare_subject, subject_fingerprint
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
 
@@ -196,12 +196,13 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
         key = known.get(subject_id)
         if key is None or not (folder / f"{key}.json").is_file():
             subject = reader.load(subject_id)
-            prepared = prepare_subject(subject=subject, data=data)
-            key = prepared.key
-            if not (folder / f"{key}.json").is_file():
-                _write_entry(folder, prepared, config_sha256)
+            key = subject_fingerprint(subject)
+            entry = folder / f"{key}.json"
+            # the key covers image and labels only: a clinical field (the group) may have changed
+            if not entry.is_file() or _read_sidecar(folder, key).get("group") != subject.group:
+                _write_entry(folder, prepare_subject(subject=subject, data=data), config_sha256)
                 log.debug("prepared %s", key[:12])
-            del subject, prepared  # bounded memory: one subject at a time
+            del subject  # bounded memory: one subject at a time
             known[subject_id] = key
             _atomic_write(map_path, json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode())
         if key in seen:

@@ -177,3 +177,14 @@ def test_readers_ingest_both_layouts(tmp_path: Path) -> None:
         m = measure(ed_labels=subject.labels[subject.ed], es_labels=subject.labels[subject.es], spacing=subject.spacing)
         assert m.lv_ef == pytest.approx(float(truth["lv_ef"]), abs=1e-3)
         assert m.rv_edv == pytest.approx(float(truth["rv_edv"]), abs=1e-3)
+
+
+def test_cohort_files_are_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    a = files(write_phantom_cohort(out=tmp_path / "a", n=2, seed=5, size=(24, 24)))
+    b = files(write_phantom_cohort(out=tmp_path / "b", n=2, seed=5, size=(24, 24)))
+    c = files(write_phantom_cohort(out=tmp_path / "c", n=2, seed=6, size=(24, 24)))
+    assert a == b
+    assert a != c and a["phantom_truth.csv"] != c["phantom_truth.csv"]

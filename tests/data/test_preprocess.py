@@ -155,17 +155,35 @@ def test_cache_round_trip_and_internal_id_map(tmp_path: Path) -> None:
         cohort.load("0" * 64)
 
 
+class CountingProxy:
+    """Counts loads of a real reader; keeps its `root`, so the cache watches the cohort's files."""
+
+    def __init__(self, reader) -> None:  # noqa: ANN001
+        self.reader, self.root, self.loads = reader, reader.root, 0
+
+    def ids(self) -> list[str]:
+        return self.reader.ids()
+
+    def load(self, subject_id: str) -> Subject:
+        self.loads += 1
+        return self.reader.load(subject_id)
+
+
 def test_phantom_to_open_cohort_to_prepare_cohort(tmp_path: Path) -> None:
     cohort_mod = pytest.importorskip("synthshare.data.cohort")
     from synthshare.data.phantom_writers import write_phantom_cohort
 
     root = write_phantom_cohort(out=tmp_path / "phantom", n=3, seed=1, size=(32, 32))
-    reader = cohort_mod.open_cohort(root)
+    reader = CountingProxy(cohort_mod.open_cohort(root))
     cohort = prepare_cohort(reader=reader, data=TINY, cache_dir=tmp_path / "cache")
-    assert len(cohort) == 3 and cohort.groups == ["NOR", "MINF", "DCM"]
+    assert len(cohort) == 3 and cohort.groups == ["NOR", "MINF", "DCM"] and reader.loads == 3
     assert cohort.load(cohort.keys[2]).image.shape == (4, 4, 16, 16)
     truth = (root / "phantom_truth.csv").read_text().splitlines()[3].split(",")
     assert cohort.measures[2].lv_edv == pytest.approx(float(truth[2]), abs=1e-3)
-    # a changed source file is noticed: the subject is re-read, the others still hit the cache
+    prepare_cohort(reader=reader, data=TINY, cache_dir=tmp_path / "cache")
+    assert reader.loads == 3  # unchanged files: nothing re-read
+    # a changed source file is noticed: every subject is re-read, the new group is picked up
+    info = root / "training" / "patient002" / "Info.cfg"
+    info.write_text(info.read_text().replace("Group: MINF", "Group: HCM"))
     again = prepare_cohort(reader=reader, data=TINY, cache_dir=tmp_path / "cache")
-    assert again.keys == cohort.keys
+    assert reader.loads == 6 and again.keys == cohort.keys and again.groups == ["NOR", "HCM", "DCM"]

@@ -58,3 +58,14 @@ def tiny_config():
 @pytest.fixture(scope="session")
 def cohort() -> MemoryCohort:
     return MemoryCohort([make_subject(index=i, radius=2.5 + 0.5 * (i % 6)) for i in range(8)])
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, cohort, tiny_config):
+    """A tiny run trained through all three stages (2 steps each), DP off."""
+    from synthshare.train.run_dir import RunDir
+    from synthshare.train.trainer import train_run
+
+    run = RunDir(tmp_path_factory.mktemp("run") / "run")
+    train_run(cohort=cohort, train_keys=cohort.keys[:6], config=tiny_config, run_dir=run)
+    return run

@@ -1,0 +1,279 @@
+"""`synthshare release`: the whole release path, top-down, in the order of DESIGN.md's data flow.
+
+    ingest -> split -> train (resumable) -> sample -> audit -> gate -> reports -> package
+
+Everything real stays in the work folder (inside the hospital): the prepared cache, the run with
+its checkpoints, the sampled candidate cohort and the internal audit report. Only the package
+written by `build_release` is meant to leave, and it is written only after the gate passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+from synthshare.config import Config
+from synthshare.errors import BadInputError, GateBlockedError
+
+log = logging.getLogger(__name__)
+
+NO_GUARANTEE = "no formal privacy guarantee"
+Announce = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseOutcome:
+    out: Path
+    work: Path
+    n_subjects: int
+    dp_enabled: bool
+    epsilon: float | None
+    delta: float | None
+    gate_passed: bool
+
+
+def default_work_dir(out: Path) -> Path:
+    """Beside RELEASE, hidden: the hospital-internal state a re-run resumes from."""
+    return out.parent / f".{out.name}.work"
+
+
+def release(
+    *,
+    out: Path,
+    config: Config,
+    policy: Path,
+    data: Path | None = None,
+    work: Path | None = None,
+    signing_key: Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    announce: Announce | None = None,
+) -> ReleaseOutcome:
+    """Run the release path; raises GateBlockedError (exit 3) with nothing written to `out` if any criterion fails."""
+    say = announce or (lambda message: log.info(message))
+    out = out.resolve()
+    work = (work or default_work_dir(out)).resolve()
+    _refuse_unsafe_paths(out=out, work=work, data=data, overwrite=overwrite)
+    work.mkdir(parents=True, exist_ok=True)
+
+    # 1. ingest: the steward's cohort, or the embedded phantom generated on the fly
+    source = data if data is not None else _embedded_phantom(work=work, config=config, say=say)
+    say(f"ingest: {'embedded phantom cohort' if data is None else 'cohort'} ({_cohort_format(source)} layout)")
+    from synthshare.train.prepare import prepare_and_split
+    from synthshare.train.run_dir import RunDir
+
+    run = RunDir(work / "run")
+    cohort, split = prepare_and_split(data=source, config=config, run=run, progress=progress)
+    say(f"split: {len(split.train)} train / {len(split.holdout)} holdout subjects (holdout never trains)")
+
+    # 2. train: VAE -> static LDM -> motion LDM, finished stages skipped, unfinished ones resumed
+    from synthshare.train.trainer import train_run
+
+    ledger = train_run(cohort=cohort, train_keys=split.train, config=config, run_dir=run,
+                       progress=_stage_progress(say) if progress else None)
+    dp = _dp_section(ledger)
+    say("train: done; " + (f"epsilon = {dp['epsilon']:.3g} at delta = {dp['delta']:.3g} per subject"
+                           if dp["enabled"] else NO_GUARANTEE))
+
+    # 3. sample the candidate cohort; it stays in the work folder until the gate has passed
+    from synthshare.sample.sampler import sample_cohort
+
+    synthetic = sample_cohort(run_dir=run.root, n=config.sampling.n, seed=config.seed)
+    samples_dir = _write_candidates(work=work, synthetic=synthetic)
+    say(f"sample: {len(synthetic)} synthetic subjects")
+
+    # 4. audit + gate: the same code path as `synthshare audit --run RUN --samples DIR`
+    from synthshare.audit_glue import run_audit
+
+    audit_dir = work / "audit"
+    verdict = run_audit(run_dir=run.root, samples_dir=samples_dir, policy_path=policy, out_dir=audit_dir, progress=progress)
+    privacy_report = {**json.loads((audit_dir / "privacy.json").read_text()), "dp": dp}
+    if not verdict.passed:
+        failed = [c.name for c in verdict.criteria if not c.passed]
+        raise GateBlockedError(
+            f"release gate blocked by {', '.join(failed) or 'a missing result'}; nothing was released. "
+            f"The internal audit report is in {audit_dir} (it stays inside the hospital)."
+        )
+    say("audit: every gate criterion passed")
+
+    # 5. reports: fidelity and utility against the real holdout, one self-contained HTML page
+    reports = _reports(cohort=cohort, split=split, synthetic=synthetic, config=config, privacy_report=privacy_report,
+                       progress=progress)
+    say(f"reports: controllability r(LV EDV) = {reports['fidelity']['controllability']['lv_edv']['pearson_r']:.3f}")
+
+    # 6. package: built beside `out`, hashed, (signed,) then renamed into place
+    from synthshare.release.documents import DocumentContext
+    from synthshare.release.package import build_release
+
+    context = DocumentContext.from_config(
+        config=config,
+        source_cohort="embedded phantom cohort (synthetic ground truth)" if data is None else "the releasing institution's cohort",
+        privacy_report=privacy_report,
+    )
+    provenance = _provenance(config=config, split=split, ledger=ledger, policy=policy, run=run)
+    build_release(out=out, subjects=synthetic, reports=reports, context=context, provenance=provenance,
+                  signing_key=signing_key, overwrite=overwrite)
+    say(f"package: {out}")
+    return ReleaseOutcome(out=out, work=work, n_subjects=len(synthetic), dp_enabled=dp["enabled"],
+                          epsilon=dp.get("epsilon"), delta=dp.get("delta"), gate_passed=True)
+
+
+def _refuse_unsafe_paths(*, out: Path, work: Path, data: Path | None, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"{out}: exists and is not a folder; choose another --out")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise BadInputError(f"{out}: already holds files; choose an empty or new --out, or pass --overwrite")
+    if data is not None:
+        data = data.resolve()
+        if not data.exists():
+            raise BadInputError(f"{data}: no such cohort folder; pass --data with an ACDC, M&Ms-2 or generic cohort")
+        if out == data or data in out.parents or out in data.parents:
+            raise BadInputError(f"{out}: the release folder must not overlap the cohort folder {data}")
+    if work == out or out in work.parents:
+        raise BadInputError(f"{work}: the work folder must not be inside the release folder {out}")
+
+
+def _embedded_phantom(*, work: Path, config: Config, say: Announce) -> Path:
+    from synthshare.data.phantom import write_phantom_cohort
+
+    target = work / f"phantom-n{config.phantom.n}-seed{config.phantom.seed}"
+    if not target.exists():
+        say(f"phantom: writing {config.phantom.n} subjects (seed {config.phantom.seed})")
+        write_phantom_cohort(out=target, n=config.phantom.n, seed=config.phantom.seed, layout="acdc")
+    return target
+
+
+def _cohort_format(source: Path) -> str:
+    from synthshare.data.cohort import detect_format
+
+    return detect_format(source)
+
+
+def _stage_progress(say: Announce) -> Callable[[str, int, int], None]:
+    seen: set[str] = set()
+
+    def advance(name: str, step: int, total: int) -> None:
+        if name not in seen:
+            seen.add(name)
+            say(f"train: {name} ({total} steps)")
+
+    return advance
+
+
+def _dp_section(ledger: Any) -> dict[str, Any]:
+    entry = ledger.to_dict()
+    if not ledger.enabled:
+        return {"enabled": False, "epsilon": None, "delta": None, "unit": "subject", "accountant": None,
+                "guarantee": NO_GUARANTEE, "ledger": entry}
+    return {"enabled": True, "epsilon": ledger.epsilon(delta=ledger.delta), "delta": ledger.delta, "unit": "subject",
+            "accountant": "rdp", "ledger": entry}
+
+
+def _write_candidates(*, work: Path, synthetic: list) -> Path:
+    """The candidate cohort in the synthshare layout, written fresh (the audit reads it back like any cohort)."""
+    from synthshare.release.bids import write_synthetic_subject
+
+    samples = work / "samples"
+    tmp = work / "samples.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for subject in synthetic:
+        write_synthetic_subject(subject=subject, out_dir=tmp)
+    shutil.rmtree(samples, ignore_errors=True)
+    tmp.rename(samples)
+    return samples
+
+
+def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privacy_report: dict, progress: bool) -> dict:
+    from synthshare.reports.curves import volume_curve_band
+    from synthshare.reports.fidelity import fidelity_report
+    from synthshare.reports.html import render_report_html
+    from synthshare.reports.utility import utility_report
+
+    holdout = [cohort.load(k) for k in split.holdout]
+    train = [cohort.load(k) for k in split.train]
+    fidelity = fidelity_report(real=holdout, synthetic=synthetic, real_reference=train, seed=config.seed)
+    if config.utility.enabled:
+        utility = utility_report(real_train=train, synthetic=synthetic, real_test=holdout, config=config.utility,
+                                 seed=config.seed, progress=progress)
+    else:
+        utility = {"enabled": False, "note": "utility evaluation disabled in the config"}
+    html = render_report_html(fidelity=fidelity, utility=utility, privacy=privacy_report, synthetic=synthetic,
+                              real_curves=volume_curve_band(subjects=holdout))
+    return {"fidelity": fidelity, "utility": utility, "privacy": privacy_report, "report.html": html}
+
+
+def _code_version() -> dict[str, str | None]:
+    from synthshare import __version__
+
+    commit = None
+    try:
+        here = Path(__file__).resolve().parent
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        commit = done.stdout.strip() or None if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"synthshare": __version__, "git_commit": commit}
+
+
+def fingerprint_key_path() -> Path:
+    """The steward's secret key for data fingerprints (``$SYNTHSHARE_HOME`` or ``~/.synthshare``)."""
+    home = Path(os.environ.get("SYNTHSHARE_HOME") or Path.home() / ".synthshare")
+    return home / "fingerprint.key"
+
+
+def data_fingerprint(*, keys: list[str]) -> dict[str, str]:
+    """HMAC-SHA256 of the cohort's per-subject content hashes under the steward's secret key.
+
+    A plain hash of the data would let anyone holding candidate subjects test which ones were used
+    (a non-private function of the cohort). Keyed, it identifies the cohort only to whoever holds the
+    key: the steward can prove to an auditor which data a release came from by showing the key.
+    The key is created once per machine, so the same data give the same fingerprint (reproducible).
+    """
+    path = fingerprint_key_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(secrets.token_bytes(32))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    key = path.read_bytes()
+    digest = hmac.new(key, "\n".join(keys).encode(), hashlib.sha256).hexdigest()
+    key_id = hashlib.sha256(b"synthshare-key-id" + key).hexdigest()[:16]
+    return {"algorithm": "hmac-sha256", "key_id": key_id, "value": digest}
+
+
+def _provenance(*, config: Config, split: Any, ledger: Any, policy: Path, run: Any) -> dict:
+    """What produced the release. Hashes only: no real id, path or timestamp (the package is reproducible)."""
+    libraries = {}
+    for name in ("torch", "opacus", "diffusers", "monai", "nibabel", "numpy", "scikit-learn", "scipy"):
+        try:
+            libraries[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libraries[name] = None
+    split_info = split.to_dict()
+    return {
+        "config": config.to_dict(),
+        "config_sha256": config.sha256(),
+        "seeds": {"run": config.seed, "sampling": config.seed, "phantom": config.phantom.seed},
+        "code": _code_version(),
+        "libraries": libraries,
+        "python": platform.python_version(),
+        "data_fingerprint": data_fingerprint(keys=sorted(split.train) + sorted(split.holdout)),
+        # counts only: per-group counts and key-list hashes are exact functions of the real cohort
+        "split": {k: split_info[k] for k in ("seed", "holdout_fraction", "n_train", "n_holdout")},
+        "privacy_ledger": ledger.to_dict(),
+        "policy_sha256": hashlib.sha256(policy.read_bytes()).hexdigest(),
+        "stages": {stage: run.done(stage).get("hash") for stage in ("vae", "static", "motion")},
+    }

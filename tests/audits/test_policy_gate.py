@@ -1,0 +1,116 @@
+"""Policy loading and the fail-closed gate."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audits import AuditResults, LoadedPolicy, PolicyError, evaluate_gate, load_policy, policy_from_bytes
+from audits.membership import evaluate_attack
+
+from audit_helpers import POLICY_DIR, clean_results
+
+
+def _with(policy: LoadedPolicy, **updates: object) -> LoadedPolicy:
+    return dataclasses.replace(policy, policy=policy.policy.model_copy(update=updates))
+
+
+def test_bundled_policies_load_and_hash_the_file_bytes() -> None:
+    for name in ("default", "strict"):
+        path = POLICY_DIR / f"{name}.yaml"
+        loaded = load_policy(path=path)
+        assert loaded.policy.name == name
+        assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_policy(path=POLICY_DIR / "strict.yaml").policy.require_dp
+
+
+def test_bad_policy_lists_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nmax_auc: 1.5\nmax_copy_fraction: 0.1\nbogus: 1\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path=path)
+    assert "max_auc" in str(info.value) and "bogus" in str(info.value) and info.value.exit_code == 2
+    with pytest.raises(PolicyError, match="max_epsilon"):
+        policy_from_bytes(data=b"name: x\nmax_auc: 0.7\nmax_copies: 0\nrequire_dp: true\n", source="inline")
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(path=tmp_path / "missing.yaml")
+    with pytest.raises(PolicyError, match="YAML"):
+        policy_from_bytes(data=b"name: [unclosed", source="inline")
+
+
+def test_clean_results_pass_and_verdict_carries_the_hash(default_policy: LoadedPolicy) -> None:
+    verdict = evaluate_gate(policy=default_policy, results=clean_results())
+    assert verdict.passed, verdict.failed
+    assert verdict.policy_sha256 == default_policy.sha256
+    names = {c.name for c in verdict.criteria}
+    assert {"membership.data_nearest_synthetic.auc", "memorization.copy_fraction", "memorization.binomial_p"} <= names
+    waived = [c for c in verdict.criteria if not c.measurable]
+    assert {c.name for c in waived} == {
+        "membership.data_nearest_synthetic.tpr_at_fpr_0.01",
+        "membership.data_nearest_synthetic.tpr_at_fpr_0.001",
+    }
+    assert all("waived" in c.note for c in waived)
+
+
+def test_unmeasurable_not_waived_blocks(default_policy: LoadedPolicy) -> None:
+    verdict = evaluate_gate(policy=_with(default_policy, waive=()), results=clean_results())
+    assert not verdict.passed
+    assert {c.name for c in verdict.failed} == {
+        "membership.data_nearest_synthetic.tpr_at_fpr_0.01",
+        "membership.data_nearest_synthetic.tpr_at_fpr_0.001",
+    }
+
+
+def test_too_few_holdout_subjects_blocks(default_policy: LoadedPolicy) -> None:
+    verdict = evaluate_gate(policy=default_policy, results=clean_results(n_nonmembers=5))
+    assert not verdict.passed
+    auc = next(c for c in verdict.criteria if c.name.endswith(".auc"))
+    assert not auc.passed and not auc.measurable and "non-members" in auc.note
+
+
+@pytest.mark.parametrize(
+    "change, blocked_name",
+    [
+        (lambda r: dataclasses.replace(r, attacks=()), "membership.data_nearest_synthetic"),
+        (lambda r: dataclasses.replace(r, memorization=None), "memorization"),
+        (lambda r: dataclasses.replace(r, errors=("denoising scores: RuntimeError: boom",)), "audit.error.0"),
+        (lambda r: dataclasses.replace(r, memorization=dataclasses.replace(r.memorization, binomial_p=float("nan"))), "memorization.binomial_p"),
+        (lambda r: dataclasses.replace(r, memorization=dataclasses.replace(r.memorization, copy_fraction=0.9)), "memorization.copy_fraction"),
+    ],
+)
+def test_gate_fails_closed(default_policy: LoadedPolicy, change, blocked_name: str) -> None:
+    results = clean_results()
+    assert evaluate_gate(policy=default_policy, results=results).passed  # control
+    verdict = evaluate_gate(policy=default_policy, results=change(results))
+    assert not verdict.passed
+    assert blocked_name in {c.name for c in verdict.failed}
+
+
+def test_leaky_attack_blocks_on_ci_upper_and_point(default_policy: LoadedPolicy) -> None:
+    rng = np.random.default_rng(1)
+    leaky = evaluate_attack(
+        name="vae_reconstruction", member_scores=rng.normal(0, 1, 40), nonmember_scores=rng.normal(2, 1, 20), lower_is_member=True, n_bootstrap=200
+    )
+    results = dataclasses.replace(clean_results(), attacks=clean_results().attacks + (leaky,))
+    for statistic in ("ci_upper", "point"):
+        verdict = evaluate_gate(policy=_with(default_policy, auc_statistic=statistic), results=results)
+        assert [c.name for c in verdict.failed] == ["membership.vae_reconstruction.auc"]
+
+
+def test_exception_while_evaluating_blocks(default_policy: LoadedPolicy) -> None:
+    broken = dataclasses.replace(clean_results().attacks[0], tpr_at_fpr=None)  # type: ignore[arg-type]
+    verdict = evaluate_gate(policy=default_policy, results=AuditResults(attacks=(broken,), memorization=clean_results().memorization))
+    assert not verdict.passed
+    assert any("evaluation failed" in c.note for c in verdict.failed)
+
+
+def test_dp_required(default_policy: LoadedPolicy) -> None:
+    policy = _with(default_policy, require_dp=True, max_epsilon=8.0)
+    base = clean_results()
+    assert not evaluate_gate(policy=policy, results=base).passed  # DP off
+    assert not evaluate_gate(policy=policy, results=dataclasses.replace(base, dp_enabled=True, dp_epsilon=12.0)).passed
+    assert evaluate_gate(policy=policy, results=dataclasses.replace(base, dp_enabled=True, dp_epsilon=4.0)).passed
