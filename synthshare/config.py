@@ -108,6 +108,7 @@ class ReleaseConfig(_Strict):
 class PhantomConfig(_Strict):
     n: int = Field(40, ge=2, description="subjects in the embedded phantom cohort")
     seed: int = 0
+    size: int = Field(96, ge=16, description="in-plane matrix of the phantom images")
 
 
 class Config(_Strict):

@@ -40,6 +40,9 @@ def _root(
 
 # --- command registration (one line per module; keep sorted) ---
 # REGISTER-COMMANDS
+from synthshare.cli import audit as _audit  # noqa: E402
+
+app.command("audit")(_audit.audit)
 from synthshare.cli import release as _release  # noqa: E402
 
 app.command("release")(_release.release)

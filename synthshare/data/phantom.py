@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -228,14 +230,14 @@ class _Grid:
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
-    """Voxel box around a mask, grown by one voxel in-plane (partial volume reaches the neighbours)."""
+    """Voxel box around a mask, grown by one voxel each way (partial volume reaches the neighbours)."""
     box = []
-    for axis, grow in ((0, 1), (1, 1), (2, 1)):
+    for axis in range(3):
         other = tuple(a for a in range(3) if a != axis)
         hits = np.flatnonzero(mask.any(axis=other))
         if hits.size == 0:
             return (slice(0, 0),) * 3
-        box.append(slice(max(0, int(hits[0]) - grow), min(mask.shape[axis], int(hits[-1]) + 1 + grow)))
+        box.append(slice(max(0, int(hits[0]) - 1), min(mask.shape[axis], int(hits[-1]) + 2)))
     return box[0], box[1], box[2]
 
 
@@ -365,3 +367,12 @@ def render_phantom_subject(params: PhantomParams) -> tuple[np.ndarray, np.ndarra
 def phantom_groups(n: int) -> list[str]:
     """Group of each of n subjects, round-robin over the five groups."""
     return [GROUPS[i % len(GROUPS)] for i in range(n)]
+
+
+def write_phantom_cohort(
+    *, out: Path, n: int, seed: int, layout: Literal["acdc", "mnms2"] = "acdc", size: tuple[int, int] = (96, 96)
+) -> Path:
+    """Render n subjects into OUT in a real layout with phantom_truth.csv (see `phantom_writers`)."""
+    from synthshare.data.phantom_writers import write_phantom_cohort as write
+
+    return write(out=out, n=n, seed=seed, layout=layout, size=size)

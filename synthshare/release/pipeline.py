@@ -122,6 +122,7 @@ def release(
         privacy_report=privacy_report,
     )
     provenance = _provenance(config=config, split=split, ledger=ledger, policy=policy, run=run)
+    _remove_stale_builds(out)
     build_release(out=out, subjects=synthetic, reports=reports, context=context, provenance=provenance,
                   signing_key=signing_key, overwrite=overwrite)
     say(f"package: {out}")
@@ -144,13 +145,21 @@ def _refuse_unsafe_paths(*, out: Path, work: Path, data: Path | None, overwrite:
         raise BadInputError(f"{work}: the work folder must not be inside the release folder {out}")
 
 
+def _remove_stale_builds(out: Path) -> None:
+    """A killed run can leave its half-built package beside `out`; it never became a release."""
+    for stale in out.parent.glob(f".{out.name}.building-*"):
+        log.warning("removing the half-built package of an interrupted run: %s", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def _embedded_phantom(*, work: Path, config: Config, say: Announce) -> Path:
     from synthshare.data.phantom import write_phantom_cohort
 
-    target = work / f"phantom-n{config.phantom.n}-seed{config.phantom.seed}"
+    p = config.phantom
+    target = work / f"phantom-n{p.n}-seed{p.seed}-size{p.size}"
     if not target.exists():
-        say(f"phantom: writing {config.phantom.n} subjects (seed {config.phantom.seed})")
-        write_phantom_cohort(out=target, n=config.phantom.n, seed=config.phantom.seed, layout="acdc")
+        say(f"phantom: writing {p.n} subjects (seed {p.seed})")
+        write_phantom_cohort(out=target, n=p.n, seed=p.seed, layout="acdc", size=(p.size, p.size))
     return target
 
 

@@ -79,7 +79,17 @@ def _measure_values(subjects: Sequence[PreparedSubject], key: str) -> np.ndarray
     return np.asarray([getattr(s.measures, key) for s in subjects], dtype=np.float64)
 
 
-def _measures(synthetic, real, base_a_subjects, base_b_subjects) -> dict:
+def _measures(
+    synthetic: Sequence[SyntheticSubject],
+    real: Sequence[PreparedSubject],
+    base_a_subjects: Sequence[PreparedSubject],
+    base_b_subjects: Sequence[PreparedSubject],
+    notes: list[str],
+) -> dict:
+    # Mean and sd of fewer than MIN_AGGREGATE_COUNT real subjects would give their values away.
+    show_real = len(real) >= curves.MIN_AGGREGATE_COUNT
+    if not show_real:
+        notes.append(f"measures: real mean/sd withheld (fewer than {curves.MIN_AGGREGATE_COUNT} real subjects)")
     out: dict[str, dict] = {}
     for key in MEASURES:
         syn = np.asarray([getattr(s.measured, key) for s in synthetic], dtype=np.float64)
@@ -91,8 +101,8 @@ def _measures(synthetic, real, base_a_subjects, base_b_subjects) -> dict:
             ),
             "synthetic_mean": float(np.nanmean(syn)) if syn.size else float("nan"),
             "synthetic_sd": float(np.nanstd(syn, ddof=1)) if syn.size > 1 else float("nan"),
-            "real_mean": float(np.nanmean(rea)) if rea.size else float("nan"),
-            "real_sd": float(np.nanstd(rea, ddof=1)) if rea.size > 1 else float("nan"),
+            "real_mean": float(np.nanmean(rea)) if show_real else float("nan"),
+            "real_sd": float(np.nanstd(rea, ddof=1)) if show_real else float("nan"),
         }
     return out
 
@@ -165,7 +175,7 @@ def fidelity_report(
         "seed": int(seed),
         "controllability": _controllability(synthetic, notes),
         "feature_distances": _feature_distances(syn_feat, real_feat, base_a, base_b, baseline),
-        "measures": _measures(synthetic, real, base_a_subj, base_b_subj),
+        "measures": _measures(synthetic, real, base_a_subj, base_b_subj, notes),
         "temporal": _temporal(synthetic, real, notes),
         "diversity": {
             "synthetic_mean_pairwise": stats.mean_pairwise_distance(x=syn_feat),

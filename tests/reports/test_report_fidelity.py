@@ -111,6 +111,14 @@ def test_measures_wasserstein_zero_when_synthetic_copies_real():
     assert other["measures"]["lv_edv"]["wasserstein1"] > 0.1
 
 
+def test_real_aggregates_withheld_below_three_subjects(synthetic):
+    two = fidelity_report(real=make_prepared(2, seed=4), synthetic=synthetic, real_reference=None, seed=0)
+    assert two["measures"]["lv_edv"]["real_mean"] is None and two["measures"]["lv_edv"]["real_sd"] is None
+    assert any(n.startswith("measures: real mean/sd withheld") for n in two["notes"])
+    three = fidelity_report(real=make_prepared(3, seed=4), synthetic=synthetic, real_reference=None, seed=0)
+    assert isinstance(three["measures"]["lv_edv"]["real_mean"], float)
+
+
 def test_curve_shape_checks():
     good = np.array([100.0, 70.0, 50.0, 80.0])
     assert ed_at_frame0(good) and single_systole(good)

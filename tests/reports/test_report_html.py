@@ -12,7 +12,7 @@ import pytest
 from report_cohorts import make_prepared
 
 from synthshare.config import load_config
-from synthshare.errors import BadInputError
+from synthshare.errors import BadInputError, DataError
 from synthshare.reports import fidelity_report, render_report_html, utility_report, volume_curve_band
 from synthshare.reports.html import NO_GUARANTEE
 
@@ -71,6 +71,17 @@ def test_gate_verdict_shown(reports, synthetic, real_holdout):
     assert 'id="gate-verdict">BLOCKED' in _render(reports, synthetic, real_holdout, dp=True, passed=False)
 
 
+def test_distance_histograms_drawn_when_present(reports, synthetic, real_holdout):
+    privacy = _privacy(dp=True)
+    plain = render_report_html(fidelity=reports[0], utility=reports[1], privacy=privacy, synthetic=synthetic, real_curves=None)
+    privacy["memorization"]["distance_histograms"] = [
+        {"name": "distance to nearest synthetic", "edges": [0.0, 1.0, 2.0, 3.0], "counts": {"train": [1, 2, 3], "holdout": [2, 2, 2]}}
+    ]
+    with_hist = render_report_html(fidelity=reports[0], utility=reports[1], privacy=privacy, synthetic=synthetic, real_curves=None)
+    assert with_hist.count(PNG) == plain.count(PNG) + 1
+    assert "Distance histograms" in with_hist and "Distance histograms" not in plain
+
+
 def test_roc_only_when_present(reports, synthetic, real_holdout):
     with_roc = _render(reports, synthetic, real_holdout, dp=True, roc=True)
     without = _render(reports, synthetic, real_holdout, dp=True, roc=False)
@@ -108,7 +119,7 @@ def test_band_suppresses_small_counts(real_holdout):
     assert band["mean_ml"] == [None] * 4 and band["n"] == [None] * 4
     band = volume_curve_band(subjects=real_holdout)
     assert band["n"] == [6, None, 6, None]  # ED and ES labelled in all six; other frames unlabelled
-    with pytest.raises(Exception, match="min_count"):
+    with pytest.raises(DataError, match="min_count"):
         volume_curve_band(subjects=real_holdout, min_count=1)
 
 

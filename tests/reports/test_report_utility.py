@@ -41,10 +41,10 @@ class Background(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def tiny_report(real_train, synthetic, real_holdout):
-    return utility_report(real_train=real_train, synthetic=synthetic, real_test=real_holdout, config=TINY, seed=0, progress=False)
+    return utility_report(real_train=real_train, synthetic=synthetic, real_test=real_holdout[:3], config=TINY, seed=0, progress=False)
 
 
-def test_keys_types_and_ranges(tiny_report, real_holdout):
+def test_keys_types_and_ranges(tiny_report):
     for metric in ("dice", "hd95"):
         for regime in REGIMES:
             scores = tiny_report[metric][regime]
@@ -56,8 +56,8 @@ def test_keys_types_and_ranges(tiny_report, real_holdout):
                 else:
                     assert value >= 0.0
     assert tiny_report["n_train"] == {"real": 6, "synthetic": 6, "real+synthetic": 12}
-    assert tiny_report["n_test"] == len(real_holdout)
-    assert tiny_report["n_test_frames"] == 2 * len(real_holdout)  # ED + ES labelled
+    assert tiny_report["n_test"] == 3
+    assert tiny_report["n_test_frames"] == 6  # ED + ES labelled
     assert tiny_report["steps"] == TINY.steps
     json.dumps(tiny_report, allow_nan=False)
 
@@ -77,7 +77,7 @@ def test_oracle_scores_perfect_and_background_scores_worst():
 
 def test_deterministic_under_seed_and_seed_matters(real_train, synthetic, real_holdout):
     config = TINY.model_copy(update={"steps": 1})
-    kwargs = dict(real_train=real_train[:3], synthetic=synthetic[:3], real_test=real_holdout[:2], config=config)
+    kwargs = dict(real_train=real_train[:2], synthetic=synthetic[:2], real_test=real_holdout[:1], config=config)
     first = utility_report(**kwargs, seed=0, progress=False)
     assert utility_report(**kwargs, seed=0, progress=True) == first
     assert utility_report(**kwargs, seed=1, progress=False)["dice"] != first["dice"]
