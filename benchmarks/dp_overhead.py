@@ -7,9 +7,10 @@ ghost) are built from copies of the same weights, over the same B subjects; the 
 q = 1 so every DP batch has exactly B examples, like the plain one. After one warm-up step each,
 the modes are timed round-robin (plain, hooks, functorch, ghost, plain, ...) so that load from
 other processes on the machine hits all of them alike; the median of `reps` steps is reported.
-Peak memory: each (model, mode) runs 2 steps in a fresh subprocess and reports the growth of
-ru_maxrss (resource.getrusage, the process's peak resident set) from just before the first step
-to after the last; that is the extra peak memory of training steps, in MiB.
+Peak memory: each (model, mode) runs 2 steps in a fresh subprocess; just before the first step the
+kernel's peak-RSS mark is reset (/proc/self/clear_refs), and the report is VmHWM after the last
+step minus VmRSS before the first: the extra peak resident memory of training steps, in MiB
+(the same figure resource.getrusage's ru_maxrss would give without the import-time peak).
 
 Results feed privacy.modes.AUTO_TABLE; the figures of the run that set it are in that module.
 """
@@ -17,6 +18,7 @@ Results feed privacy.modes.AUTO_TABLE; the figures of the run that set it are in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import resource
@@ -24,14 +26,34 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from privacy import plain_stage, private_stage
 
-MODES = ("plain", "hooks", "functorch", "ghost")
+MODES = ("plain", "hooks", "hooks_opacus", "functorch", "ghost")
+
+
+@contextlib.contextmanager
+def _conv_sampler(mode: str) -> Iterator[None]:
+    """hooks_opacus = hooks with Opacus' own (unfold) convolution sampler, for reference."""
+    from opacus.grad_sample import GradSampleHooks, GradSampleHooksFastGradientClipping
+    from opacus.grad_sample.conv import compute_conv_grad_sample
+
+    tables = (GradSampleHooks.GRAD_SAMPLERS, GradSampleHooksFastGradientClipping.GRAD_SAMPLERS)
+    saved = [dict(t) for t in tables]
+    if mode == "hooks_opacus":
+        for t in tables:
+            for cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+                t[cls] = compute_conv_grad_sample
+    try:
+        yield
+    finally:
+        for t, s in zip(tables, saved):
+            t.clear()
+            t.update(s)
 
 
 def _unet(in_ch: int, out_ch: int, channels: tuple[int, ...], groups: int) -> nn.Module:
@@ -83,7 +105,7 @@ def _stage(mode: str, model: nn.Module, data: list, batch: int) -> Any:
     if mode == "plain":
         return plain_stage(module=model, optimizer=opt, dataset=data, batch_size=batch, generator=gen)
     return private_stage(module=model, optimizer=opt, dataset=data, expected_batch_size=batch, noise_multiplier=1.0,
-                         max_grad_norm=1.0, generator=gen, mode=mode)  # q = 1: exactly `batch` examples
+                         max_grad_norm=1.0, generator=gen, mode="hooks" if mode == "hooks_opacus" else mode)  # q = 1
 
 
 def time_case(name: str, reps: int) -> dict[str, Any]:
@@ -93,29 +115,55 @@ def time_case(name: str, reps: int) -> dict[str, Any]:
     data = _dataset(shape, batch, ts)
     loss = _denoise_loss if ts else _recon_loss
     stages = {m: _stage(m, copy.deepcopy(base), data, batch) for m in MODES}
-    for st in stages.values():  # warm-up
-        st.step(loss)
-    times: dict[str, list[float]] = {m: [] for m in MODES}
+    for m, st in stages.items():  # warm-up
+        with _conv_sampler(m):
+            st.step(loss)
+    wall: dict[str, list[float]] = {m: [] for m in MODES}
+    cpu: dict[str, list[float]] = {m: [] for m in MODES}
     for r in range(reps):
         order = MODES[r % len(MODES):] + MODES[: r % len(MODES)]
         for m in order:
-            t0 = time.perf_counter()
-            stages[m].step(loss)
-            times[m].append(time.perf_counter() - t0)
-    med = {m: statistics.median(v) for m, v in times.items()}
+            with _conv_sampler(m):
+                w0, c0 = time.perf_counter(), time.process_time()
+                stages[m].step(loss)
+                wall[m].append(time.perf_counter() - w0)
+                cpu[m].append(time.process_time() - c0)
+    med = {m: statistics.median(v) for m, v in wall.items()}
+    med_cpu = {m: statistics.median(v) for m, v in cpu.items()}
     return {"model": name, "params": sum(p.numel() for p in base.parameters()), "batch": batch,
-            "example_shape": list(shape), "seconds": med, "ratio": {m: med[m] / med["plain"] for m in MODES[1:]}}
+            "example_shape": list(shape), "seconds": med, "cpu_seconds": med_cpu,
+            "ratio": {m: med[m] / med["plain"] for m in MODES[1:]},
+            "cpu_ratio": {m: med_cpu[m] / med_cpu["plain"] for m in MODES[1:]}}
 
 
 def memory_child(name: str, mode: str) -> dict[str, Any]:
     build, shape, batch, ts = CASES[name]
     torch.manual_seed(0)
     stage = _stage(mode, build(), _dataset(shape, batch, ts), batch)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for _ in range(2):
-        stage.step(_denoise_loss if ts else _recon_loss)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _reset_peak_rss_kib()
+    with _conv_sampler(mode):
+        for _ in range(2):
+            stage.step(_denoise_loss if ts else _recon_loss)
+    after = _status_kib("VmHWM")
     return {"model": name, "mode": mode, "peak_growth_mib": (after - before) / 1024.0}
+
+
+def _status_kib(field: str) -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def _reset_peak_rss_kib() -> int:
+    """Reset the peak-RSS mark (Linux: write 5 to clear_refs) so that imports and model building do not
+    count; fall back to ru_maxrss when that is not allowed. Returns the resident set now, in KiB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return _status_kib("VmRSS")
 
 
 def main() -> None:
@@ -124,9 +172,12 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(CASES))
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--memory-models", default="unet1.8m")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: stable on a shared machine; OpenMP spin-waits inflate multi-thread timings)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", nargs=2, metavar=("MODEL", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     if args.child:
         sys.stdout.write(json.dumps(memory_child(*args.child)) + "\n")
         return
@@ -135,14 +186,15 @@ def main() -> None:
         row = time_case(name, args.reps)
         results["timing"].append(row)
         s = row["seconds"]
-        sys.stdout.write(f"{name:9s} {row['params']:>9,d} params  batch {row['batch']:2d}  plain {s['plain']:.3f}s  "
-                         + "  ".join(f"{m} {s[m]:.3f}s ({row['ratio'][m]:.2f}x)" for m in MODES[1:]) + "\n")
+        sys.stdout.write(f"{name:9s} {row['params']:>9,d} params  batch {row['batch']:2d}  plain {s['plain']:.3f}s | "
+                         + "  ".join(f"{m} {s[m]:.3f}s {row['ratio'][m]:.2f}x (cpu {row['cpu_ratio'][m]:.2f}x)"
+                                     for m in MODES[1:]) + "\n")
         sys.stdout.flush()
     if not args.no_memory:
         for name in args.memory_models.split(","):
             for mode in MODES:
-                out = subprocess.run([sys.executable, __file__, "--child", name, mode], capture_output=True, text=True,
-                                     check=True)
+                out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--child", name, mode],
+                                     capture_output=True, text=True, check=True)
                 rec = json.loads(out.stdout.strip().splitlines()[-1])
                 results["memory"].append(rec)
                 sys.stdout.write(f"memory {name} {mode:9s} peak RSS growth {rec['peak_growth_mib']:.0f} MiB\n")

@@ -240,6 +240,8 @@ def validate_module(*, module: torch.nn.Module) -> None:
 def _wrap(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer, mode: Mode, noise_multiplier: float,
           max_grad_norm: float, expected_batch_size: int, noise_generator: torch.Generator) -> tuple[Any, Any]:
     from opacus import GradSampleModule, GradSampleModuleFastGradientClipping
+
+    import privacy.grad_samplers  # noqa: F401  (registers the grouped-convolution sampler)
     from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
 
     common = {"noise_multiplier": noise_multiplier, "max_grad_norm": max_grad_norm,

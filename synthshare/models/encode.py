@@ -14,8 +14,9 @@ from synthshare.models.vae import SegVAE
 @torch.no_grad()
 def encode_frames(*, vae: SegVAE, image: np.ndarray, batch_size: int = 8) -> torch.Tensor:
     """(T, S, H, W) image -> (T, C, S, h, w) posterior-mean latents."""
+    device = next(vae.parameters()).device
     frames = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[:, None]
-    out = [vae.encode(frames[i : i + batch_size])[0] for i in range(0, frames.shape[0], batch_size)]
+    out = [vae.encode(frames[i : i + batch_size].to(device))[0].cpu() for i in range(0, frames.shape[0], batch_size)]
     return torch.cat(out)
 
 

@@ -14,6 +14,7 @@ import torch
 
 from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import subject_conditions
+from synthshare.models.device import device_of
 from synthshare.models.encode import encode_frames, encode_subjects
 from synthshare.models.schedulers import train_scheduler
 from synthshare.sample.generator import TrainedGenerator, load_generator
@@ -44,8 +45,9 @@ def denoising_error_scores(
             noise = torch.randn(x0.shape, generator=noise_gen)
             ts = torch.tensor([int(t)])
             xt = scheduler.add_noise(x0, noise, ts)
-            pred = net(xt, ts, cond) if stage == "static" else net(xt, ts, cond, context)
-            errors.append(float((pred - noise).pow(2).mean()))
+            d = device_of(net)
+            pred = net(xt.to(d), ts.to(d), cond.to(d)) if stage == "static" else net(xt.to(d), ts.to(d), cond.to(d), context.to(d))
+            errors.append(float((pred.cpu() - noise).pow(2).mean()))
         scores[i] = float(np.mean(errors))
     return scores
 
@@ -59,6 +61,6 @@ def vae_reconstruction_scores(
     scores = np.zeros(len(subjects), dtype=np.float64)
     for i, subject in enumerate(subjects):
         latents = encode_frames(vae=gen.vae, image=subject.image)
-        image, _ = gen.vae.decode(latents)
-        scores[i] = float((image[:, 0] - torch.from_numpy(subject.image.astype(np.float32))).pow(2).mean())
+        image, _ = gen.vae.decode(latents.to(device_of(gen.vae)))
+        scores[i] = float((image[:, 0].cpu() - torch.from_numpy(subject.image.astype(np.float32))).pow(2).mean())
     return scores

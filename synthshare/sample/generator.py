@@ -8,6 +8,7 @@ from pathlib import Path
 from synthshare.config import Config
 from synthshare.models.conditioning import ConditionCodec
 from synthshare.models.denoiser import LatentDenoiser
+from synthshare.models.device import default_device
 from synthshare.models.vae import SegVAE
 from synthshare.train.checkpoint import load_weights
 from synthshare.train.latent_stage import build_motion, build_static
@@ -39,15 +40,19 @@ def load_generator(*, run_dir: Path) -> TrainedGenerator:
             raise RunDirError(f"{run.root}: stage {stage!r} has not finished; run `synthshare train --run {run.root}` again")
         records[stage] = record
     prior = run.read_json(run.conditions_json)
+    def weights(stage: str) -> dict:
+        ema = run.stage_dir(stage) / "ema.safetensors"  # the moving average, when the stage kept one
+        return load_weights(weights_path=ema if ema.exists() else run.checkpoint(stage))
+
     vae = build_vae(config=config)
     vae.load_state_dict(load_weights(weights_path=run.checkpoint("vae")))
     c = config.vae.latent_channels
     static = build_static(config=config, latent_channels=c)
-    static.load_state_dict(load_weights(weights_path=run.checkpoint("static")))
+    static.load_state_dict(weights("static"))
     motion = build_motion(config=config, latent_channels=c)
-    motion.load_state_dict(load_weights(weights_path=run.checkpoint("motion")))
+    motion.load_state_dict(weights("motion"))
     for net in (vae, static, motion):
-        net.eval()
+        net.to(default_device()).eval()
     return TrainedGenerator(
         config=config, vae=vae, static=static, motion=motion, codec=ConditionCodec.from_dict(prior["codec"]), prior=prior,
         latent_scale=float(records["static"]["extra"]["latent_scale"]),

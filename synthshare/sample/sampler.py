@@ -19,6 +19,7 @@ from synthshare.data.prepared import SyntheticSubject
 from synthshare.labels import LV
 from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
+from synthshare.models.device import device_of
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
 from synthshare.sample.conditions import Condition, draw_conditions
@@ -52,10 +53,12 @@ def ddim_sample(
     g = generator.config.sampling.guidance_scale
     scheduler = sample_scheduler(config=config, steps=generator.config.sampling.ddim_steps)
     b = noise.shape[0]
-    null = torch.from_numpy(null_vectors(b))
-    x = noise
+    device = device_of(net)
+    null = torch.from_numpy(null_vectors(b)).to(device)
+    x, cond = noise.to(device), cond.to(device)
+    context = None if context is None else context.to(device)
     for t in scheduler.timesteps:
-        ts = torch.full((b,), int(t), dtype=torch.long)
+        ts = torch.full((b,), int(t), dtype=torch.long, device=device)
         if g == 1.0:
             eps = net(x, ts, cond, context)
         else:  # conditional and unconditional in one batch
@@ -64,7 +67,7 @@ def ddim_sample(
             eps_c, eps_u = both.chunk(2)
             eps = eps_u + g * (eps_c - eps_u)
         x = scheduler.step(eps, t, x).prev_sample
-    return x
+    return x.cpu()
 
 
 def _noise(shape: tuple[int, ...], generators: list[torch.Generator]) -> torch.Tensor:
@@ -105,9 +108,9 @@ def sample_batch(*, generator: TrainedGenerator, conditions: list[Condition], se
     flat = latents.reshape(-1, c, s, h, w)
     images, labels = [], []
     for i in range(0, flat.shape[0], config.sampling.batch_size):
-        image, seg = generator.vae.decode(flat[i : i + config.sampling.batch_size])
-        images.append(image[:, 0])
-        labels.append(seg.argmax(dim=1).to(torch.uint8))
+        image, seg = generator.vae.decode(flat[i : i + config.sampling.batch_size].to(device_of(generator.vae)))
+        images.append(image[:, 0].cpu())
+        labels.append(seg.argmax(dim=1).to(torch.uint8).cpu())
     shape = (len(seeds), frames, slices, height, width)
     return torch.cat(images).reshape(shape).numpy().astype(np.float32), torch.cat(labels).reshape(shape).numpy()
 

@@ -84,6 +84,11 @@ def load_checkpoint(*, weights_path: Path, state_path: Path) -> tuple[dict[str, 
     return weights, unflatten(raw["state"], tensors=tensors), int(raw["step"])
 
 
+def save_weights(*, path: Path, weights: dict[str, torch.Tensor]) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in weights.items()}
+    _atomic(Path(path), lambda tmp: save_file(tensors, tmp))
+
+
 def load_weights(*, weights_path: Path) -> dict[str, torch.Tensor]:
     try:
         tensors = load_file(str(weights_path))

@@ -20,6 +20,7 @@ from torch import nn
 from synthshare.config import Config, DiffusionConfig
 from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
+from synthshare.models.device import device_of
 from synthshare.models.schedulers import train_scheduler
 from synthshare.train.datasets import TensorSubjectDataset
 from synthshare.train.job import StageJob
@@ -62,7 +63,9 @@ def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has
         drop = torch.rand(b, generator=generator) < section.cond_dropout
         cond = torch.where(drop[:, None], null.expand(b, -1), cond)
         xt = scheduler.add_noise(x0, noise, t)
-        pred = model(xt, t, cond, batch["context"]) if has_context else model(xt, t, cond)
+        device = device_of(model)
+        noise, xt, t, cond = noise.to(device), xt.to(device), t.to(device), cond.to(device)
+        pred = model(xt, t, cond, batch["context"].to(device)) if has_context else model(xt, t, cond)
         return (pred - noise).pow(2).reshape(b, -1).mean(dim=1)
 
     return loss

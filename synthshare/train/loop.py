@@ -1,5 +1,7 @@
 """The training loop of one stage, written out: skip if done, resume if started, else train.
 
+With ema_decay > 0 an exponential moving average of the weights is kept (post-processing, so free
+under DP), checkpointed with the state, and written as ema.safetensors at the end for sampling.
 A stage is keyed by its hash (see run_dir.stage_hash). done.json with the same hash: skipped.
 state.json with the same hash: resumed from its last checkpoint. Any other hash: retrained from
 scratch (logged). Checkpoints every `save_every` steps and at the end, each with the ledger, so a
@@ -17,7 +19,8 @@ import torch
 
 from privacy import PrivacyLedger, plain_stage, private_stage, unwrap
 from synthshare.config import Config
-from synthshare.train.checkpoint import load_checkpoint, save_checkpoint
+from synthshare.models.device import default_device
+from synthshare.train.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from synthshare.train.job import StageJob
 from synthshare.train.run_dir import RunDir
 
@@ -37,6 +40,7 @@ def run_job(
     *,
     job: StageJob,
     stage_hash: str,
+    ema_decay: float = 0.0,
     run_dir: RunDir,
     config: Config,
     ledger: PrivacyLedger,
@@ -68,7 +72,7 @@ def run_job(
     if resume is None and run_dir.stage_dir(name).exists():
         shutil.rmtree(run_dir.stage_dir(name))
     # 3. the stage: plain, or DP-SGD with the ledger recording every step taken
-    module = job.module
+    module = job.module.to(default_device())
     if resume is not None:
         module.load_state_dict(resume[0])
     optimizer = torch.optim.Adam(module.parameters(), lr=job.lr)
@@ -81,11 +85,16 @@ def run_job(
             expected_batch_size=min(job.batch_size, len(job.dataset)), noise_multiplier=dp.noise_multiplier,
             max_grad_norm=dp.max_grad_norm, generator=sampler_gen, mode=dp.mode, ledger=ledger, stage_name=name,
         )
+    ema: dict[str, torch.Tensor] | None = None
+    if ema_decay > 0:
+        ema = {k: v.detach().clone() for k, v in unwrap(stage.module).state_dict().items()}
     if resume is not None:
         state = resume[1]
         stage.load_state_dict(state["stage"])
         job.dataset.load_state_dict(state["dataset"])
         job.loss_generator.set_state(state["loss_rng"])
+        if ema is not None:
+            ema = state["ema"]
 
     def save() -> None:
         state = {
@@ -95,6 +104,7 @@ def run_job(
             "loss_rng": job.loss_generator.get_state(),
             "ledger": ledger.to_dict(),
             "config": config.to_dict(),
+            "ema": ema,
         }
         save_checkpoint(weights_path=ckpt_path, state_path=state_path, weights=unwrap(stage.module).state_dict(),
                         state=state, step=stage.steps_taken)
@@ -105,6 +115,11 @@ def run_job(
     module.train()
     while stage.steps_taken < target:
         loss = stage.step(job.loss)
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in unwrap(stage.module).state_dict().items():
+                    if v.is_floating_point():
+                        ema[k].mul_(ema_decay).add_(v.detach(), alpha=1.0 - ema_decay)
         if progress is not None:
             progress(name, stage.steps_taken, job.steps)
         if stage.steps_taken % save_every == 0 and stage.steps_taken < target:
@@ -113,6 +128,8 @@ def run_job(
     if stage.steps_taken < job.steps:
         return ledger, {"hash": stage_hash, "steps": stage.steps_taken, "finished": False}
     # 5. finished: the record later stages and the sampler read
+    if ema is not None:
+        save_weights(path=run_dir.stage_dir(name) / "ema.safetensors", weights=ema)
     done = {"hash": stage_hash, "steps": stage.steps_taken, "final_loss": loss, "ledger": ledger.to_dict(),
             "extra": job.extra, "finished": True}
     run_dir.write_json(done_path, done)

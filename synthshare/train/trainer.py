@@ -57,20 +57,18 @@ def privacy_plan(*, config: Config, n_train: int) -> tuple[dict[str, DPParams], 
         return None
     memo_key = (config.sha256("privacy", "vae", "static", "motion"), n_train)
     if memo_key not in _PLANS:
-        _PLANS[memo_key] = _plan(config=config, n_train=n_train)
+        _PLANS[memo_key] = _plan(config=config, epsilon=p.epsilon, n_train=n_train)
     return _PLANS[memo_key]
 
 
-def _plan(*, config: Config, n_train: int) -> tuple[dict[str, DPParams], float | None, float]:
+def _plan(*, config: Config, epsilon: float, n_train: int) -> tuple[dict[str, DPParams], float | None, float]:
     p = config.privacy
-    if p.epsilon is None:
-        raise ValueError("DP is off")
     delta = p.delta if p.delta is not None else default_delta(n_train)
     check_delta_for_cohort(delta=delta, n_subjects=n_train)
     sections = {"vae": config.vae, "static": config.static, "motion": config.motion}
     specs = {name: StageSpec(sample_rate=min(s.batch_size, n_train) / n_train, steps=s.steps, max_grad_norm=p.max_grad_norm)
              for name, s in sections.items()}
-    plan = plan_budget(epsilon=p.epsilon, delta=delta, stages=specs, weights=dict(p.weights))
+    plan = plan_budget(epsilon=epsilon, delta=delta, stages=specs, weights=dict(p.weights))
     dp = {name: DPParams(noise_multiplier=plan.stage(name).noise_multiplier, max_grad_norm=p.max_grad_norm, mode=p.clip_mode)
           for name in sections}
     return dp, plan.stage("stats").noise_multiplier, delta
@@ -148,7 +146,8 @@ def train_stage(
         else:
             scale = float(run_dir.done("static")["extra"]["latent_scale"])
             job = motion_job(config=config, latents=latents, cond=cond, latent_scale=scale, private=private, seed=seed)
-    return run_job(job=job, stage_hash=hashes[stage], run_dir=run_dir, config=config, ledger=ledger, dp=dp,
+    ema_decay = 0.0 if stage == "vae" else getattr(config, stage).ema_decay
+    return run_job(job=job, stage_hash=hashes[stage], ema_decay=ema_decay, run_dir=run_dir, config=config, ledger=ledger, dp=dp,
                    seed=seed, progress=progress, stop_after=stop_after)
 
 

@@ -10,8 +10,10 @@ from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
 
 from audits import AuditResults, EmbeddingSpec, LoadedPolicy, Verdict, embed, evaluate_gate, run_audits
+from synthshare.config import DataConfig
 from synthshare.data.phantom import draw_phantom_params, phantom_groups, render_phantom_subject
 from synthshare.data.prepared import NIFTI_TO_PREPARED
+from synthshare.data.split import split_subjects
 
 Scenario = Literal["fresh", "copies", "noisy_copies", "shifted_copies"]
 SIZE = (16, 16)
@@ -56,18 +58,24 @@ class Trial:
 
 
 def run_trial(
-    *, policy: LoadedPolicy, scenario: Scenario, seed: int, n_real: int = 80, holdout_fraction: float = 0.25, n_synthetic: int = 40
+    *, policy: LoadedPolicy, scenario: Scenario, seed: int, n_real: int = 80, holdout_fraction: float | None = None, n_synthetic: int = 40
 ) -> Trial:
-    """One real cohort (seeded), the default subject split, one synthetic cohort, the audits, the gate."""
+    """One real cohort (seeded), the project's default split (synthshare.data.split, DataConfig defaults:
+    holdout_fraction 0.25 -> 60 train / 20 holdout of 80), one synthetic cohort, the audits, the gate."""
     real = phantom_images(n=n_real, seed=seed)
-    order = np.random.default_rng(seed + 1).permutation(n_real)
-    n_holdout = max(1, round(holdout_fraction * n_real))
-    holdout = [real[i] for i in order[:n_holdout]]
-    train = [real[i] for i in order[n_holdout:]]
+    data = DataConfig() if holdout_fraction is None else DataConfig(holdout_fraction=holdout_fraction)
+    keys = [f"subject{i:04d}" for i in range(n_real)]
+    split = split_subjects(
+        keys=keys, groups=phantom_groups(n_real), holdout_fraction=data.holdout_fraction, seed=seed,
+        min_holdout=data.min_holdout, min_train=data.min_train,
+    )
+    index = {key: i for i, key in enumerate(keys)}
+    train = [real[index[k]] for k in split.train]
+    holdout = [real[index[k]] for k in split.holdout]
     synthetic = synthetic_cohort(scenario=scenario, train=train, n=n_synthetic, seed=seed)
     spec = EmbeddingSpec()
     results = run_audits(
-        params=policy.policy.audit.model_copy(update={"n_bootstrap": 200}),
+        params=policy.policy.audit,
         train_embeddings=embed(images=train, spec=spec),
         holdout_embeddings=embed(images=holdout, spec=spec),
         synthetic_embeddings=embed(images=synthetic, spec=spec),

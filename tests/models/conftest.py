@@ -56,6 +56,12 @@ def tiny_config():
 
 
 @pytest.fixture(scope="session")
+def make_cohort():
+    """Factory: MemoryCohort of subjects with the given LV radii (voxels)."""
+    return lambda radii: MemoryCohort([make_subject(index=i, radius=r) for i, r in enumerate(radii)])
+
+
+@pytest.fixture(scope="session")
 def cohort() -> MemoryCohort:
     return MemoryCohort([make_subject(index=i, radius=2.5 + 0.5 * (i % 6)) for i in range(8)])
 

@@ -39,7 +39,7 @@ def test_step_mismatch_is_corrupt(tmp_path):
 
 @pytest.mark.parametrize("stage", ["vae", "static"])
 def test_resume_is_bit_identical(tmp_path, cohort, tiny_config, stage):
-    config = tiny_config.with_updates({"vae": {"steps": 4}, "static": {"steps": 4}})
+    config = tiny_config.with_updates({"vae": {"steps": 4}, "static": {"steps": 4, "ema_decay": 0.5}})
     keys = cohort.keys[:6]
     straight, resumed = RunDir(tmp_path / "a"), RunDir(tmp_path / "b")
     for run in (straight, resumed):
@@ -54,6 +54,10 @@ def test_resume_is_bit_identical(tmp_path, cohort, tiny_config, stage):
     train_stage(stage=stage, cohort=cohort, train_keys=keys, config=config, run_dir=resumed)
     assert _identical(_weights(resumed, stage), _weights(straight, stage))
     assert resumed.done(stage)["steps"] == 4
+    if stage == "static":  # the moving average resumes too, and differs from the raw weights
+        ema = {run: load_weights(weights_path=run.stage_dir(stage) / "ema.safetensors") for run in (straight, resumed)}
+        assert _identical(ema[straight], ema[resumed])
+        assert not _identical(ema[straight], _weights(straight, stage))
 
 
 def test_finished_stage_is_skipped_and_changed_config_retrains(tmp_path, cohort, tiny_config, caplog):

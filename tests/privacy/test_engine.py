@@ -241,3 +241,29 @@ def test_validator_lists_every_offending_module() -> None:
     good = ConvNet()
     private_stage(module=good, optimizer=torch.optim.SGD(good.parameters(), lr=0.1), dataset=conv_data(),
                   expected_batch_size=2, noise_multiplier=1.0, max_grad_norm=1.0, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("conv, shape", [
+    (lambda: nn.Conv3d(4, 6, 3, padding=1), (3, 4, 6, 6, 4)),
+    (lambda: nn.Conv3d(4, 6, 3, stride=2, padding=1, bias=False), (3, 4, 8, 8, 4)),
+    (lambda: nn.Conv3d(4, 6, (3, 3, 1), padding=(1, 1, 0), dilation=(2, 1, 1), groups=2), (2, 4, 8, 8, 3)),
+    (lambda: nn.Conv2d(2, 4, 3, padding="same"), (3, 2, 6, 6)),  # string padding: Opacus' sampler
+])
+def test_grouped_conv_sampler_equals_opacus_unfold(conv, shape) -> None:
+    from opacus.grad_sample.conv import compute_conv_grad_sample
+
+    from privacy.grad_samplers import grouped_conv_grad_sample
+
+    torch.manual_seed(0)
+    layer = conv()
+    a = torch.randn(*shape)
+    b = torch.randn_like(layer(a))
+    ours = grouped_conv_grad_sample(layer, [a], b)
+    ref = compute_conv_grad_sample(layer, [a], b)
+    assert set(ours) == set(ref)
+    for p in ours:
+        assert ours[p].shape == (shape[0], *p.shape)
+        torch.testing.assert_close(ours[p], ref[p], rtol=1e-4, atol=1e-5)
+    # negative control: swapping two examples' backprops changes their per-sample gradients
+    swapped = grouped_conv_grad_sample(layer, [a], b.flip(0))
+    assert not torch.allclose(swapped[layer.weight][0], ours[layer.weight][0])
