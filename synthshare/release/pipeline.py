@@ -226,14 +226,18 @@ def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privac
 def _code_version() -> dict[str, str | None]:
     from synthshare import __version__
 
-    commit = None
-    try:
-        here = Path(__file__).resolve().parent
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        commit = done.stdout.strip() or None if done.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"synthshare": __version__, "git_commit": commit}
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD") or None
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"synthshare": __version__, "git_commit": commit, "git_dirty": None if status is None else bool(status)}
 
 
 def fingerprint_key_path() -> Path:

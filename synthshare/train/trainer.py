@@ -18,6 +18,7 @@ from privacy.plan import check_delta_for_cohort
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import ConditionCodec, subject_conditions
+from synthshare.models.device import default_device
 from synthshare.models.encode import encode_subjects
 from synthshare.train.checkpoint import load_weights
 from synthshare.train.conditions_stage import release_conditions
@@ -112,7 +113,7 @@ def _upstream_ledger(*, stage: Stage, run_dir: RunDir, hashes: dict[str, str]) -
 def _train_latents(*, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir) -> torch.Tensor:
     vae = build_vae(config=config)
     vae.load_state_dict(load_weights(weights_path=run_dir.checkpoint("vae")))
-    return encode_subjects(vae=vae, keys=train_keys, load=cohort.load)
+    return encode_subjects(vae=vae.to(default_device()), keys=train_keys, load=cohort.load)
 
 
 def train_stage(

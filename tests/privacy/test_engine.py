@@ -267,3 +267,17 @@ def test_grouped_conv_sampler_equals_opacus_unfold(conv, shape) -> None:
     # negative control: swapping two examples' backprops changes their per-sample gradients
     swapped = grouped_conv_grad_sample(layer, [a], b.flip(0))
     assert not torch.allclose(swapped[layer.weight][0], ours[layer.weight][0])
+
+
+def test_auto_mode_follows_the_measured_table(monkeypatch) -> None:
+    from privacy import modes
+
+    assert modes.choose_mode(module=ConvNet(), expected_batch_size=4) == "hooks"
+    # negative control: if ghost had measured fastest, auto would pick it
+    monkeypatch.setitem(modes.MEASURED, "vae", (46_089, 8, {"hooks": 2.0, "functorch": 2.5, "ghost": 1.2}))
+    assert modes.choose_mode(module=ConvNet(), expected_batch_size=4) == "ghost"
+    m = ConvNet()
+    stage = private_stage(module=m, optimizer=torch.optim.SGD(m.parameters(), lr=0.1), dataset=conv_data(),
+                          expected_batch_size=2, noise_multiplier=1.0, max_grad_norm=1.0,
+                          generator=torch.Generator().manual_seed(0), mode="auto")
+    assert stage.mode == "ghost"

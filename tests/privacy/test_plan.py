@@ -28,7 +28,7 @@ def test_pinned_sigma() -> None:
 
 
 def test_plan_budget_splits_and_composes() -> None:
-    stages = {"vae": StageSpec(0.2, 50, 1.0), "static": StageSpec(0.4, 80, 1.0), "motion": StageSpec(0.4, 80, 0.5)}
+    stages = {"vae": StageSpec(0.05, 50, 1.0), "static": StageSpec(0.1, 80, 1.0), "motion": StageSpec(0.1, 80, 0.5)}
     weights = {"vae": 0.3, "static": 0.3, "motion": 0.3, "stats": 0.1}
     plan = plan_budget(epsilon=10.0, delta=1e-3, stages=stages, weights=weights)
     assert [s.name for s in plan.stages] == ["vae", "static", "motion", "stats"]
@@ -82,3 +82,15 @@ def test_delta_at_or_above_one_over_n_raises() -> None:
         check_delta_for_cohort(delta=1.0 / 50, n_subjects=50)
     assert err.value.exit_code == 2
     check_delta_for_cohort(delta=0.9 / 50, n_subjects=50)  # just below: allowed
+
+
+def test_fill_uses_the_whole_budget() -> None:
+    stages = {"vae": StageSpec(0.1, 30, 1.0), "static": StageSpec(0.05, 200, 1.0)}
+    weights = {"vae": 1.0, "static": 1.0, "stats": 0.5}
+    nominal = plan_budget(epsilon=6.0, delta=1e-4, stages=stages, weights=weights)
+    filled = plan_budget(epsilon=6.0, delta=1e-4, stages=stages, weights=weights, fill=True)
+    assert nominal.epsilon < 0.9 * 6.0  # RDP composition leaves budget unused
+    assert 6.0 / 1.006 <= filled.epsilon <= 6.0
+    assert filled.expected_ledger().epsilon(delta=1e-4) == pytest.approx(filled.epsilon, rel=1e-9)
+    ratio = [f.noise_multiplier / n.noise_multiplier for f, n in zip(filled.stages, nominal.stages)]
+    assert all(r < 1.0 for r in ratio) and max(ratio) - min(ratio) < 1e-9  # one common factor
