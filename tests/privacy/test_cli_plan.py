@@ -34,7 +34,7 @@ def _acdc_listing(root: Path, n: int) -> Path:
     return root
 
 
-def test_plan_json_for_tiny(tmp_path: Path) -> None:
+def test_plan_json(tmp_path: Path) -> None:
     data = _acdc_listing(tmp_path / "cohort", 20)
     result = CliRunner().invoke(app, ["privacy", "plan", "--data", str(data), "--config", _config(tmp_path), "--epsilon", "8", "--json"])
     assert result.exit_code == 0, result.output
