@@ -1,9 +1,11 @@
-"""Stages 2 and 3: the latent denoiser, MONAI's DiffusionModelUNet with conditions as channels.
+"""Stages 2 and 3: the latent denoiser, MONAI's DiffusionModelUNet with the conditions added twice.
 
-Input channels = noisy latent + context latent (motion: z_ED; static: none) + the condition
-vector broadcast over space (see conditioning.py). No attention: on CPU it costs more than it
-gives at these sizes, and every remaining layer (Conv3d, GroupNorm, Linear) has an Opacus
-per-sample gradient in hooks mode.
+1. as input channels: noisy latent + context latent (motion: z_ED; static: none) + the condition
+   vector broadcast over space (see conditioning.py);
+2. through the timestep embedding, like MONAI's class embedding but for a continuous vector:
+   emb = time_embed(t) + Linear(cond), which every ResBlock of the UNet receives.
+No attention: on CPU it costs more than it gives at these sizes, and every remaining layer
+(Conv3d, GroupNorm, Linear) has an Opacus per-sample gradient in hooks mode.
 
 The UNet halves every spatial axis per level, so the latent is zero-padded up to a multiple of
 2 ** (levels - 1) and the prediction cropped back.
@@ -13,10 +15,37 @@ from __future__ import annotations
 
 import torch
 from monai.networks.nets import DiffusionModelUNet
+from monai.networks.nets.diffusion_model_unet import get_timestep_embedding
 from torch import nn
 
 from synthshare.config import DiffusionConfig
 from synthshare.models.conditioning import CONDITION_DIM
+
+
+class _ConditionedUNet(DiffusionModelUNet):
+    """DiffusionModelUNet whose timestep embedding also carries the condition vector."""
+
+    def __init__(self, *, cond_dim: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.cond_embed = nn.Linear(cond_dim, self.block_out_channels[0] * 4)
+
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        # 1. time + condition embedding
+        emb = self.time_embed(get_timestep_embedding(timesteps, self.block_out_channels[0]).to(x.dtype))
+        emb = emb + self.cond_embed(cond)
+        # 2. down, keeping the skips
+        h = self.conv_in(x)
+        skips: list[torch.Tensor] = [h]
+        for block in self.down_blocks:
+            h, res = block(hidden_states=h, temb=emb, context=None)
+            skips.extend(res)
+        # 3. middle, 4. up with the skips, 5. out
+        h = self.middle_block(hidden_states=h, temb=emb, context=None)
+        for block in self.up_blocks:
+            n = len(block.resnets)
+            h = block(hidden_states=h, res_hidden_states_list=skips[-n:], temb=emb, context=None)
+            skips = skips[:-n]
+        return self.out(h)
 
 
 class LatentDenoiser(nn.Module):
@@ -27,7 +56,8 @@ class LatentDenoiser(nn.Module):
         self.channels = channels
         self.context_channels = context_channels
         self.multiple = 2 ** (len(config.channels) - 1)
-        self.unet = DiffusionModelUNet(
+        self.unet = _ConditionedUNet(
+            cond_dim=CONDITION_DIM,
             spatial_dims=3,
             in_channels=channels + context_channels + CONDITION_DIM,
             out_channels=channels,
@@ -53,5 +83,5 @@ class LatentDenoiser(nn.Module):
             pad += [0, (-size) % self.multiple]
         if any(pad):
             h = nn.functional.pad(h, pad)
-        out = self.unet(h, timesteps)
+        out = self.unet(h, timesteps, cond)
         return out[:, :, : spatial[0], : spatial[1], : spatial[2]]

@@ -44,6 +44,7 @@ class Protocol:
     control_steps: int = 2
     n_synthetic: int = 20
     phantom_size: tuple[int, int] = (48, 48)
+    ddim_steps: int = 25
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +81,7 @@ def trial_config(*, protocol: Protocol, arm: Arm, seed: int) -> Config:
             "vae": stage,
             "static": {**stage, "cond_dropout": 0.1},
             "motion": stage,
+            "sampling": {"ddim_steps": protocol.ddim_steps},
         }
     )
 
