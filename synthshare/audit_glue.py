@@ -16,7 +16,6 @@ audit that fails is recorded and blocks the gate (fail closed).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from audits.report import write_pairs_png
 from synthshare.config import CONFIG_DIR
 from synthshare.data.prepared import PreparedSubject
 from synthshare.errors import BadInputError, DataError
+from synthshare.privacy_statement import dp_section
 
 log = logging.getLogger(__name__)
 
@@ -152,18 +152,6 @@ def _model_scores(
     return scores, dict(generator.ledger or {}), errors
 
 
-def _dp_section(ledger: dict[str, Any]) -> dict[str, Any]:
-    if not ledger.get("enabled"):
-        return {"enabled": False, "epsilon": None, "delta": None, "unit": "subject", "guarantee": "no formal privacy guarantee"}
-    epsilon = ledger.get("epsilon")
-    return {
-        "enabled": True,
-        "epsilon": float(epsilon) if isinstance(epsilon, (int, float)) and math.isfinite(epsilon) else None,
-        "delta": ledger.get("delta"),
-        "unit": ledger.get("unit", "subject"),
-    }
-
-
 def _pairs(results: AuditResults, train: Sequence[PreparedSubject], synthetic: Sequence[PreparedSubject]) -> list[tuple[np.ndarray, np.ndarray, str]]:
     mem = results.memorization
     if mem is None:
@@ -241,5 +229,5 @@ def run_audit(
     scores, ledger, errors = _model_scores(run_dir=Path(run_dir), config=config, train=train, holdout=holdout, seed=policy.policy.audit.seed)
     say(f"audit: model-side scores for {', '.join(scores) or 'no attack'}")
     return audit_prepared(
-        policy=policy, train=train, holdout=holdout, synthetic=synthetic, model_scores=scores, dp=_dp_section(ledger), errors=errors, out_dir=Path(out_dir)
+        policy=policy, train=train, holdout=holdout, synthetic=synthetic, model_scores=scores, dp=dp_section(ledger), errors=errors, out_dir=Path(out_dir)
     )

@@ -16,7 +16,7 @@ from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import subject_conditions
 from synthshare.models.device import device_of
 from synthshare.models.encode import encode_frames, encode_subjects
-from synthshare.models.schedulers import train_scheduler
+from synthshare.models.schedulers import train_scheduler, training_target
 from synthshare.sample.generator import TrainedGenerator, load_generator
 from synthshare.train.latent_stage import residuals
 
@@ -28,7 +28,7 @@ def denoising_error_scores(
     *, run_dir: Path, subjects: list[PreparedSubject], stage: Literal["static", "motion"], timesteps: Sequence[int],
     seed: int, generator: TrainedGenerator | None = None,
 ) -> np.ndarray:
-    """(N,) per subject: mean eps-prediction MSE over `timesteps`, conditional, noise seeded per (seed, t)."""
+    """(N,) per subject: mean MSE of the network's target (v) over `timesteps`, conditional, noise seeded per (seed, t)."""
     gen = generator if generator is not None else load_generator(run_dir=run_dir)
     section = getattr(gen.config, stage)
     scheduler = train_scheduler(config=section)
@@ -45,9 +45,10 @@ def denoising_error_scores(
             noise = torch.randn(x0.shape, generator=noise_gen)
             ts = torch.tensor([int(t)])
             xt = scheduler.add_noise(x0, noise, ts)
+            target = training_target(scheduler=scheduler, x0=x0, noise=noise, t=ts)
             d = device_of(net)
             pred = net(xt.to(d), ts.to(d), cond.to(d)) if stage == "static" else net(xt.to(d), ts.to(d), cond.to(d), context.to(d))
-            errors.append(float((pred.cpu() - noise).pow(2).mean()))
+            errors.append(float((pred.cpu() - target).pow(2).mean()))
         scores[i] = float(np.mean(errors))
     return scores
 

@@ -25,10 +25,10 @@ from typing import Any, Callable
 
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError
+from synthshare.privacy_statement import NO_GUARANTEE, dp_section
 
 log = logging.getLogger(__name__)
 
-NO_GUARANTEE = "no formal privacy guarantee"
 Announce = Callable[[str], None]
 
 
@@ -82,7 +82,7 @@ def release(
 
     ledger = train_run(cohort=cohort, train_keys=split.train, config=config, run_dir=run,
                        progress=_stage_progress(say) if progress else None)
-    dp = _dp_section(ledger)
+    dp = dp_section(ledger.to_dict())
     say("train: done; " + (f"epsilon = {dp['epsilon']:.3g} at delta = {dp['delta']:.3g} per subject"
                            if dp["enabled"] else NO_GUARANTEE))
 
@@ -98,7 +98,7 @@ def release(
 
     audit_dir = work / "audit"
     verdict = run_audit(run_dir=run.root, samples_dir=samples_dir, policy_path=policy, out_dir=audit_dir, progress=progress)
-    privacy_report = {**json.loads((audit_dir / "privacy.json").read_text()), "dp": dp}
+    privacy_report = json.loads((audit_dir / "privacy.json").read_text())
     if not verdict.passed:
         failed = [c.name for c in verdict.criteria if not c.passed]
         raise GateBlockedError(
@@ -178,15 +178,6 @@ def _stage_progress(say: Announce) -> Callable[[str, int, int], None]:
             say(f"train: {name} ({total} steps)")
 
     return advance
-
-
-def _dp_section(ledger: Any) -> dict[str, Any]:
-    entry = ledger.to_dict()
-    if not ledger.enabled:
-        return {"enabled": False, "epsilon": None, "delta": None, "unit": "subject", "accountant": None,
-                "guarantee": NO_GUARANTEE, "ledger": entry}
-    return {"enabled": True, "epsilon": ledger.epsilon(delta=ledger.delta), "delta": ledger.delta, "unit": "subject",
-            "accountant": "rdp", "ledger": entry}
 
 
 def _write_candidates(*, work: Path, synthetic: list) -> Path:

@@ -48,7 +48,7 @@ def ddim_sample(
     *, net: LatentDenoiser, noise: torch.Tensor, cond: torch.Tensor, context: torch.Tensor | None,
     generator: TrainedGenerator, section: str,
 ) -> torch.Tensor:
-    """DDIM (eta 0) from `noise` with classifier-free guidance: eps = eps_null + g (eps_cond - eps_null)."""
+    """DDIM (eta 0) from `noise` with classifier-free guidance: out = out_null + g (out_cond - out_null) (v-prediction)."""
     config = getattr(generator.config, section)
     g = generator.config.sampling.guidance_scale
     scheduler = sample_scheduler(config=config, steps=generator.config.sampling.ddim_steps)
@@ -60,13 +60,13 @@ def ddim_sample(
     for t in scheduler.timesteps:
         ts = torch.full((b,), int(t), dtype=torch.long, device=device)
         if g == 1.0:
-            eps = net(x, ts, cond, context)
+            pred = net(x, ts, cond, context)
         else:  # conditional and unconditional in one batch
             both = net(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([cond, null]),
                        None if context is None else torch.cat([context, context]))
-            eps_c, eps_u = both.chunk(2)
-            eps = eps_u + g * (eps_c - eps_u)
-        x = scheduler.step(eps, t, x).prev_sample
+            out_c, out_u = both.chunk(2)
+            pred = out_u + g * (out_c - out_u)
+        x = scheduler.step(pred, t, x).prev_sample
     return x.cpu()
 
 

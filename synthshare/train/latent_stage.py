@@ -21,7 +21,7 @@ from synthshare.config import Config, DiffusionConfig
 from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import device_of
-from synthshare.models.schedulers import train_scheduler
+from synthshare.models.schedulers import train_scheduler, training_target
 from synthshare.train.datasets import TensorSubjectDataset
 from synthshare.train.job import StageJob
 
@@ -63,10 +63,11 @@ def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has
         drop = torch.rand(b, generator=generator) < section.cond_dropout
         cond = torch.where(drop[:, None], null.expand(b, -1), cond)
         xt = scheduler.add_noise(x0, noise, t)
+        target = training_target(scheduler=scheduler, x0=x0, noise=noise, t=t)
         device = device_of(model)
-        noise, xt, t, cond = noise.to(device), xt.to(device), t.to(device), cond.to(device)
+        target, xt, t, cond = target.to(device), xt.to(device), t.to(device), cond.to(device)
         pred = model(xt, t, cond, batch["context"].to(device)) if has_context else model(xt, t, cond)
-        return (pred - noise).pow(2).reshape(b, -1).mean(dim=1)
+        return (pred - target).pow(2).reshape(b, -1).mean(dim=1)
 
     return loss
 

@@ -45,6 +45,7 @@ class Protocol:
     n_synthetic: int = 20
     phantom_size: tuple[int, int] = (48, 48)
     ddim_steps: int = 25
+    num_train_timesteps: int = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,8 +80,8 @@ def trial_config(*, protocol: Protocol, arm: Arm, seed: int) -> Config:
             "seed": seed,
             "data": {"holdout_fraction": protocol.holdout_fraction, "min_holdout": 10},
             "vae": stage,
-            "static": {**stage, "cond_dropout": 0.1},
-            "motion": stage,
+            "static": {**stage, "num_train_timesteps": protocol.num_train_timesteps},
+            "motion": {**stage, "num_train_timesteps": protocol.num_train_timesteps},
             "sampling": {"ddim_steps": protocol.ddim_steps},
         }
     )

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from synthshare.cli.app import app
 
-# The NIfTI cohort writers live in tests/data/conftest.py; load them under a unique module name.
-_spec = importlib.util.spec_from_file_location("_data_cohorts", Path(__file__).parents[1] / "data" / "conftest.py")
+# The NIfTI cohort writers live in tests/data/cohort_writers.py; load them under a unique module name.
+_spec = importlib.util.spec_from_file_location("_data_cohorts", Path(__file__).parents[1] / "data" / "cohort_writers.py")
 cohorts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cohorts)
 

@@ -6,7 +6,7 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import make_subject
+from release_helpers import make_subject
 
 from synthshare import __version__
 from synthshare.data.prepared import PREPARED_TO_NIFTI

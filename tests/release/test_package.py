@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import PRIVACY, build_tiny_release
+from release_helpers import PRIVACY, build_tiny_release
 
 from synthshare.errors import BadInputError, GateBlockedError
 from synthshare.release import package as package_mod

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import build_tiny_release
+from release_helpers import build_tiny_release
 from typer.testing import CliRunner
 
 from synthshare.cli.app import app
