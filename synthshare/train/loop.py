@@ -94,7 +94,7 @@ def run_job(
         job.dataset.load_state_dict(state["dataset"])
         job.loss_generator.set_state(state["loss_rng"])
         if ema is not None:
-            ema = state["ema"]
+            ema = {k: v.to(default_device()) for k, v in state["ema"].items()}
 
     def save() -> None:
         state = {

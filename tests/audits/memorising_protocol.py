@@ -2,22 +2,26 @@
 
 Shared by tests/audits/test_memorising_generator.py and benchmarks/memorising_generator.py (a unique
 module name: tests/ has no packages). Everything runs through the product's own code paths
-(`prepare_and_split`, `train_run`, `sample_cohort`, the BIDS-like sample writer, `run_audit`) under
-the default policy; only the config differs between the two arms:
+(`prepare_and_split`, `train_run`, `sample_cohort`, the sample writer, `run_audit`) under the default
+policy; the two arms share cohort, split, networks and sampling and differ only in optimiser steps:
 
-- "memorising": few training subjects (the policy's measurable minimum), many optimiser steps,
-  a lower learning-rate-free recipe: the same tiny networks, trained until they fit their few subjects;
-- "control": the same cohort, split and networks, trained briefly.
+- "memorising": the few training subjects fitted for many steps (VAE 600, static LDM 3000, motion 1500);
+- "control": trained for 2 steps per stage (a generator that has seen nothing to memorise).
 
-Why not 3-5 training subjects: the default policy (`min_subjects: 10`) marks every membership and
-memorisation criterion unmeasurable when either side has fewer than 10 subjects, so such a run is
-blocked whatever the generator does (fail closed), and a control run on the same split is blocked
-too. That is measured (`few_train`), but detection needs a measurable split: 10 train, >= 10 holdout.
+Departures from configs/tiny.yaml, each needed for a generator that CAN memorise (measured, seed 0):
+- LDM widths (16, 32): with the tiny (4, 8) nets, 4000 steps still gave samples collapsed towards the
+  mean latent (std 0.2 of the training latents'), never near a training subject;
+- 1000 diffusion timesteps: tiny.yaml's 50 with the fixed scaled-linear betas end at alpha_bar 0.64,
+  so sampling starts from pure noise the model never saw and yields off-distribution images;
+- 25 DDIM steps instead of 2.
+
+Why 10 training subjects and not 3-5: the default policy (`min_subjects: 10`) marks every membership
+and memorisation criterion unmeasurable when either side has fewer than 10 subjects, so such a run is
+blocked whatever the generator does (fail closed; the test pins this), and detection is not measured.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +29,6 @@ from typing import Literal
 
 from audits import Verdict
 from synthshare.config import Config, load_config
-
-log = logging.getLogger(__name__)
 
 Arm = Literal["memorising", "control"]
 MEMORISATION_CRITERIA = frozenset(
@@ -36,16 +38,17 @@ MEMORISATION_CRITERIA = frozenset(
 
 @dataclass(frozen=True, kw_only=True)
 class Protocol:
-    """The fixed study design (one value per knob; the arms differ only in `steps`)."""
+    """The fixed study design; the two arms differ only in their optimiser steps per stage."""
 
     n_subjects: int = 22  # 10 train / 12 holdout with holdout_fraction 0.55
     holdout_fraction: float = 0.55
-    memorising_steps: int = 600
-    control_steps: int = 2
-    n_synthetic: int = 20
-    phantom_size: tuple[int, int] = (48, 48)
-    ddim_steps: int = 25
+    memorising_steps: tuple[int, int, int] = (600, 3000, 1500)  # vae, static, motion
+    control_steps: tuple[int, int, int] = (2, 2, 2)
+    latent_channels: tuple[int, int] = (16, 32)  # LDM widths: the tiny (4, 8) nets cannot fit even 10 latents
     num_train_timesteps: int = 1000
+    ddim_steps: int = 25
+    n_synthetic: int = 40
+    phantom_size: tuple[int, int] = (48, 48)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,22 +69,22 @@ class TrialOutcome:
         return sorted(c.name for c in self.verdict.failed)
 
     @property
-    def blocked_for_memorisation(self) -> bool:
-        """Blocked by a measurable failing memorisation or membership criterion (not only for being unmeasurable)."""
-        return any(c.measurable and (c.name in MEMORISATION_CRITERIA or c.name.startswith("membership.")) for c in self.verdict.failed)
+    def blocked_by_memorisation_criteria(self) -> bool:
+        """A measurable memorisation criterion failed (not merely an unmeasurable one)."""
+        return any(c.measurable and c.name in MEMORISATION_CRITERIA for c in self.verdict.failed)
 
 
 def trial_config(*, protocol: Protocol, arm: Arm, seed: int) -> Config:
-    """configs/tiny.yaml with the protocol's split and the arm's optimiser steps for all three stages."""
-    steps = protocol.memorising_steps if arm == "memorising" else protocol.control_steps
-    stage = {"steps": steps, "batch_size": 4}
+    """configs/tiny.yaml with the protocol's split, LDM widths and schedule, and the arm's optimiser steps."""
+    vae, static, motion = protocol.memorising_steps if arm == "memorising" else protocol.control_steps
+    ldm = {"channels": list(protocol.latent_channels), "norm_groups": 4, "num_train_timesteps": protocol.num_train_timesteps, "batch_size": 4}
     return load_config("tiny").with_updates(
         {
             "seed": seed,
             "data": {"holdout_fraction": protocol.holdout_fraction, "min_holdout": 10},
-            "vae": stage,
-            "static": {**stage, "num_train_timesteps": protocol.num_train_timesteps},
-            "motion": {**stage, "num_train_timesteps": protocol.num_train_timesteps},
+            "vae": {"steps": vae, "batch_size": 4},
+            "static": {**ldm, "steps": static},
+            "motion": {**ldm, "steps": motion},
             "sampling": {"ddim_steps": protocol.ddim_steps},
         }
     )
