@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "audits"))
 
-from memorising_protocol import Protocol, TrialOutcome, describe, run_trial  # noqa: E402
+from memorising_protocol import Protocol, TrialOutcome, describe, run_trial
 
 
 def _rate(hits: int, n: int) -> str:
