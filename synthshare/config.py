@@ -88,6 +88,9 @@ class PrivacyConfig(_Strict):
         default_factory=lambda: {"vae": 0.3, "static": 0.3, "motion": 0.3, "stats": 0.1}
     )
     clip_mode: Literal["auto", "hooks", "functorch", "ghost"] = "auto"
+    fill_budget: bool = Field(
+        True, description="scale every stage's sigma down together until the RDP-composed total reaches epsilon"
+    )
 
 
 class UtilityConfig(_Strict):

@@ -17,24 +17,17 @@ from synthshare.cli.common import console, handle_errors
 app = typer.Typer(help="Plan and inspect the differential-privacy budget.", no_args_is_help=True)
 
 
-def build_plan(*, n_subjects: int, config: Any, epsilon: float, delta: float | None, source: str,
-               fill: bool = False) -> tuple[Any, int]:
-    """(BudgetPlan, n_train) for a cohort of n_subjects under `config`; delta defaults below 1/n_train."""
-    from privacy import StageSpec, default_delta, plan_budget
-    from privacy.plan import check_delta_for_cohort
+def build_plan(*, n_subjects: int, config: Any, epsilon: float, delta: float | None, source: str) -> tuple[Any, int]:
+    """(BudgetPlan, n_train) for a cohort of n_subjects under `config`: the split training will use."""
     from synthshare.data.validate import check_cohort_size, holdout_size
+    from synthshare.train.trainer import budget_plan
 
     d = config.data
     # the train set's size follows the split's rule (synthshare.data.split); which subjects does not matter here
     check_cohort_size(n_subjects=n_subjects, min_train=d.min_train, min_holdout=d.min_holdout,
                       holdout_fraction=d.holdout_fraction, source=source)
     n_train = n_subjects - holdout_size(n_subjects=n_subjects, holdout_fraction=d.holdout_fraction)
-    delta = default_delta(n_train) if delta is None else delta
-    check_delta_for_cohort(delta=delta, n_subjects=n_train)
-    sections = {"vae": config.vae, "static": config.static, "motion": config.motion}
-    stages = {name: StageSpec(sample_rate=min(s.batch_size, n_train) / n_train, steps=s.steps,
-                              max_grad_norm=config.privacy.max_grad_norm) for name, s in sections.items()}
-    plan = plan_budget(epsilon=epsilon, delta=delta, stages=stages, weights=dict(config.privacy.weights), fill=fill)
+    plan, _ = budget_plan(config=config, epsilon=epsilon, n_train=n_train, delta=delta)
     return plan, n_train
 
 
@@ -50,8 +43,10 @@ def plan(
         Optional[float], typer.Option("--delta", help="Delta (default: privacy.delta, else 1/(10 n_train) rounded down to a power of 10).")
     ] = None,
     fill: Annotated[
-        bool, typer.Option("--fill", help="Scale all sigmas down together until the RDP-composed total reaches the budget.")
-    ] = False,
+        Optional[bool],
+        typer.Option("--fill/--no-fill", help="Scale all sigmas down together until the composed total reaches the budget "
+                     "(default: privacy.fill_budget of the config, on in the presets)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON instead of a table.")] = False,
 ) -> None:
     """Split the budget over VAE, static LDM, motion LDM and the statistics release; print sigma per stage."""
@@ -61,12 +56,14 @@ def plan(
     from synthshare.errors import BadInputError
 
     cfg = load_config(config)
+    if fill is not None:
+        cfg = cfg.with_updates({"privacy": {"fill_budget": fill}})
     eps = epsilon if epsilon is not None else cfg.privacy.epsilon
     if eps is None:
         raise BadInputError(f"{config}: privacy.epsilon is unset ({NO_PRIVACY_BANNER}); pass --epsilon E to plan a DP run")
     n_subjects = len(open_cohort(data).ids())
     budget, n_train = build_plan(n_subjects=n_subjects, config=cfg, epsilon=eps,
-                                 delta=delta if delta is not None else cfg.privacy.delta, source=str(data), fill=fill)
+                                 delta=delta if delta is not None else cfg.privacy.delta, source=str(data))
     if as_json:
         typer.echo(json.dumps({"n_subjects": n_subjects, "n_train": n_train, **budget.to_dict()}, indent=2))
         return

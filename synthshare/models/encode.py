@@ -24,7 +24,7 @@ def encode_frames(*, vae: SegVAE, image: np.ndarray, batch_size: int = 8) -> tor
 def encode_subjects(*, vae: SegVAE, subjects: Iterable[PreparedSubject] | None = None,
                     keys: list[str] | None = None, load: Callable[[str], PreparedSubject] | None = None) -> torch.Tensor:
     """(N, T, C, S, h, w) latents of every subject (given, or loaded by key one at a time)."""
-    vae.eval()
+    vae.train(False)  # inference mode
     if subjects is None:
         if keys is None or load is None:
             raise ValueError("encode_subjects needs subjects, or keys and load")

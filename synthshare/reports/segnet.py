@@ -113,7 +113,7 @@ def train_unet(
 @torch.no_grad()
 def predict_volume(*, model: torch.nn.Module, image: np.ndarray, config: UtilityConfig) -> np.ndarray:
     """Labels (S, H, W) uint8 for one (S, H, W) frame, slice by slice."""
-    model.eval()
+    model.train(False)  # inference mode
     h, w = image.shape[-2:]
     x = pad_to(torch.from_numpy(np.asarray(image, dtype=np.float32))[:, None], divisor(config))
     pred = model(x).argmax(dim=1)[:, :h, :w]

@@ -52,7 +52,7 @@ def load_generator(*, run_dir: Path) -> TrainedGenerator:
     motion = build_motion(config=config, latent_channels=c)
     motion.load_state_dict(weights("motion"))
     for net in (vae, static, motion):
-        net.to(default_device()).eval()
+        net.to(default_device()).train(False)
     return TrainedGenerator(
         config=config, vae=vae, static=static, motion=motion, codec=ConditionCodec.from_dict(prior["codec"]), prior=prior,
         latent_scale=float(records["static"]["extra"]["latent_scale"]),

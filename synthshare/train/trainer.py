@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import torch
 
 from privacy import PrivacyLedger, StageSpec, default_delta, plan_budget
-from privacy.plan import check_delta_for_cohort
+from privacy.plan import BudgetPlan, check_delta_for_cohort
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import ConditionCodec, subject_conditions
@@ -64,15 +64,22 @@ def privacy_plan(*, config: Config, n_train: int) -> tuple[dict[str, DPParams], 
 
 def _plan(*, config: Config, epsilon: float, n_train: int) -> tuple[dict[str, DPParams], float | None, float]:
     p = config.privacy
-    delta = p.delta if p.delta is not None else default_delta(n_train)
+    plan, delta = budget_plan(config=config, epsilon=epsilon, n_train=n_train)
+    dp = {name: DPParams(noise_multiplier=plan.stage(name).noise_multiplier, max_grad_norm=p.max_grad_norm, mode=p.clip_mode)
+          for name in ("vae", "static", "motion")}
+    return dp, plan.stage("stats").noise_multiplier, delta
+
+
+def budget_plan(*, config: Config, epsilon: float, n_train: int, delta: float | None = None) -> tuple[BudgetPlan, float]:
+    """The one budget split that training uses and `synthshare privacy plan` prints: (plan, delta)."""
+    p = config.privacy
+    delta = delta if delta is not None else (p.delta if p.delta is not None else default_delta(n_train))
     check_delta_for_cohort(delta=delta, n_subjects=n_train)
     sections = {"vae": config.vae, "static": config.static, "motion": config.motion}
     specs = {name: StageSpec(sample_rate=min(s.batch_size, n_train) / n_train, steps=s.steps, max_grad_norm=p.max_grad_norm)
              for name, s in sections.items()}
-    plan = plan_budget(epsilon=epsilon, delta=delta, stages=specs, weights=dict(p.weights))
-    dp = {name: DPParams(noise_multiplier=plan.stage(name).noise_multiplier, max_grad_norm=p.max_grad_norm, mode=p.clip_mode)
-          for name in sections}
-    return dp, plan.stage("stats").noise_multiplier, delta
+    plan = plan_budget(epsilon=epsilon, delta=delta, stages=specs, weights=dict(p.weights), fill=p.fill_budget)
+    return plan, delta
 
 
 def _initial_ledger(*, config: Config, n_train: int) -> PrivacyLedger:

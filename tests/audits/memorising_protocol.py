@@ -8,12 +8,13 @@ policy; the two arms share cohort, split, networks and sampling and differ only 
 - "memorising": the few training subjects fitted for many steps (VAE 600, static LDM 3000, motion 1500);
 - "control": trained for 2 steps per stage (a generator that has seen nothing to memorise).
 
-Departures from configs/tiny.yaml, each needed for a generator that CAN memorise (measured, seed 0):
-- LDM widths (16, 32): with the tiny (4, 8) nets, 4000 steps still gave samples collapsed towards the
-  mean latent (std 0.2 of the training latents'), never near a training subject;
-- 1000 diffusion timesteps: tiny.yaml's 50 with the fixed scaled-linear betas end at alpha_bar 0.64,
-  so sampling starts from pure noise the model never saw and yields off-distribution images;
-- 25 DDIM steps instead of 2.
+Departures from configs/tiny.yaml (measured on seed 0 with the v-prediction schedulers):
+- 1000 diffusion timesteps: tiny.yaml's 50, with betas fixed for 1000, end at alpha_bar 0.64, so
+  sampling starts from pure noise the model never saw; the samples then sit near no subject
+  (0 copies, closer-to-train 0.74: blocked by the model-side attacks only);
+- LDM widths (16, 32): the tiny (4, 8) nets memorise too, but only just past the copy threshold
+  (copy fraction 0.45 against 0.4); (16, 32) gives 0.72;
+- 25 DDIM steps instead of 2, 40 synthetic subjects (as in the policy's calibration).
 
 Why 10 training subjects and not 3-5: the default policy (`min_subjects: 10`) marks every membership
 and memorisation criterion unmeasurable when either side has fewer than 10 subjects, so such a run is
@@ -44,7 +45,7 @@ class Protocol:
     holdout_fraction: float = 0.55
     memorising_steps: tuple[int, int, int] = (600, 3000, 1500)  # vae, static, motion
     control_steps: tuple[int, int, int] = (2, 2, 2)
-    latent_channels: tuple[int, int] = (16, 32)  # LDM widths: the tiny (4, 8) nets cannot fit even 10 latents
+    latent_channels: tuple[int, int] = (16, 32)  # LDM widths (see the module docstring)
     num_train_timesteps: int = 1000
     ddim_steps: int = 25
     n_synthetic: int = 40

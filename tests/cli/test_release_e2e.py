@@ -178,3 +178,25 @@ def test_a_killed_release_leaves_no_package_and_a_rerun_resumes(tmp_path, home):
     assert checkpoint.stat().st_mtime_ns == stamp  # resumed: the finished stage was not retrained
     assert not list(tmp_path.glob(".K.building-*"))
     assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
+
+
+def test_dp_release_states_the_guarantee_the_plan_promised(tmp_path, home):
+    out = tmp_path / "DP"
+    result = _release(out, "--epsilon", "8")
+    assert result.exit_code == 0, result.output
+    dp = json.loads((out / "reports/privacy.json").read_text())["dp"]
+    assert dp["enabled"] is True and dp["unit"] == "subject" and dp["accountant"] == "rdp"
+    assert 7.9 < dp["epsilon"] <= 8.0  # the budget is filled, never exceeded
+    n_train = json.loads((out / "reports/provenance.json").read_text())["split"]["n_train"]
+    assert dp["delta"] < 1.0 / n_train
+    stages = dp["ledger"]["stages"]
+    assert set(stages) == {"stats", "vae", "static", "motion"}
+    assert "no formal privacy guarantee" not in (out / "README.md").read_text()
+
+    # `synthshare privacy plan` promised exactly the noise that training then used
+    phantom = next((tmp_path / ".DP.work").glob("phantom-*"))
+    plan = runner.invoke(app, ["privacy", "plan", "--data", str(phantom), "--config", "tiny", "--epsilon", "8", "--json"])
+    assert plan.exit_code == 0, plan.output
+    planned = json.loads(plan.output)["stages"]
+    for stage in ("vae", "static", "motion", "stats"):
+        assert planned[stage]["noise_multiplier"] == pytest.approx(stages[stage]["noise_multiplier"], rel=1e-9)
