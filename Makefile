@@ -28,8 +28,9 @@ test: install
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
 
+## Every benchmark in turn (minutes each); each prints its figures and ratios.
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

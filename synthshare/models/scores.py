@@ -33,23 +33,27 @@ def denoising_error_scores(
     section = getattr(gen.config, stage)
     scheduler = train_scheduler(config=section)
     net = gen.static if stage == "static" else gen.motion
+    # the noise of timestep t is the same for every subject: drawn once, seeded by (seed, t)
+    ts = torch.tensor([int(t) for t in timesteps])
+    noise_seeds = [int(np.random.SeedSequence([seed, int(t)]).generate_state(1)[0]) for t in timesteps]
+    d = device_of(net)
     scores = np.zeros(len(subjects), dtype=np.float64)
     for i, subject in enumerate(subjects):
         latents = encode_frames(vae=gen.vae, image=subject.image)[None]  # (1, T, C, S, h, w)
         context = latents[:, 0] * gen.latent_scale
         x0 = context if stage == "static" else residuals(latents) * gen.residual_scale
-        cond = torch.from_numpy(gen.codec.encode([subject_conditions(subject=subject)]))
-        errors = []
-        for t in timesteps:
-            noise_gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, int(t)]).generate_state(1)[0]))
-            noise = torch.randn(x0.shape, generator=noise_gen)
-            ts = torch.tensor([int(t)])
-            xt = scheduler.add_noise(x0, noise, ts)
-            target = training_target(scheduler=scheduler, x0=x0, noise=noise, t=ts)
-            d = device_of(net)
-            pred = net(xt.to(d), ts.to(d), cond.to(d)) if stage == "static" else net(xt.to(d), ts.to(d), cond.to(d), context.to(d))
-            errors.append(float((pred.cpu() - target).pow(2).mean()))
-        scores[i] = float(np.mean(errors))
+        noise = torch.cat([torch.randn(x0.shape, generator=torch.Generator().manual_seed(s)) for s in noise_seeds])
+        # 1. every timestep of one subject in one batch
+        x0s = x0.expand(len(ts), *x0.shape[1:])
+        xt = scheduler.add_noise(x0s, noise, ts)
+        target = training_target(scheduler=scheduler, x0=x0s, noise=noise, t=ts)
+        cond = torch.from_numpy(gen.codec.encode([subject_conditions(subject=subject)])).expand(len(ts), -1)
+        if stage == "static":
+            pred = net(xt.to(d), ts.to(d), cond.to(d))
+        else:
+            pred = net(xt.to(d), ts.to(d), cond.to(d), context.expand(len(ts), *context.shape[1:]).to(d))
+        # 2. mean squared error per timestep, then over timesteps
+        scores[i] = float((pred.cpu() - target).pow(2).flatten(1).mean(dim=1).mean())
     return scores
 
 
