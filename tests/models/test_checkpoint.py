@@ -81,3 +81,20 @@ def test_hash_depends_on_train_keys_and_chains_upstream(cohort, tiny_config):
     assert all(a[s] != b[s] for s in a)
     c = stage_hashes(config=tiny_config.with_updates({"vae": {"kl_weight": 0.1}}), train_keys=cohort.keys[:6])
     assert c["stats"] == a["stats"] and all(c[s] != a[s] for s in ("vae", "static", "motion"))
+
+
+def test_dp_interrupted_and_resumed_gives_the_ledger_of_a_straight_run(tmp_path, cohort, tiny_config):
+    config = tiny_config.with_updates({"vae": {"steps": 4}, "privacy": {"epsilon": 8.0}})
+    keys = cohort.keys[:6]
+    straight, resumed = RunDir(tmp_path / "a"), RunDir(tmp_path / "b")
+    for run in (straight, resumed):
+        train_conditions(cohort=cohort, train_keys=keys, config=config, run_dir=run)
+    ledger_straight, _ = train_stage(stage="vae", cohort=cohort, train_keys=keys, config=config, run_dir=straight)
+    ledger_partial, _ = train_stage(stage="vae", cohort=cohort, train_keys=keys, config=config, run_dir=resumed, stop_after=2)
+    assert ledger_partial != ledger_straight  # negative control: 2 noisy steps spend less than 4
+    ledger_resumed, _ = train_stage(stage="vae", cohort=cohort, train_keys=keys, config=config, run_dir=resumed)
+    assert ledger_resumed == ledger_straight
+    delta = ledger_straight.delta
+    assert ledger_resumed.epsilon(delta=delta) == ledger_straight.epsilon(delta=delta)
+    assert sum(s.steps for s in ledger_resumed.segments if s.stage == "vae") == 4
+    assert _identical(_weights(resumed, "vae"), _weights(straight, "vae"))  # the noise resumes too
