@@ -113,6 +113,11 @@ def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criter
         )
     if policy.min_binomial_p is not None:
         out.append(_check(name="memorization.binomial_p", value=mem.binomial_p, threshold=policy.min_binomial_p, kind="min", measurable=not few, policy=policy, note=note))
+    if policy.min_permutation_p is not None:
+        out.append(
+            _check(name="memorization.permutation_p", value=mem.permutation_p, threshold=policy.min_permutation_p, kind="min",
+                   measurable=not few, policy=policy, note=note)
+        )
     if policy.max_pixel_ncc is not None:
         has = mem.max_pixel_ncc is not None
         out.append(

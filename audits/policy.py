@@ -48,6 +48,9 @@ class Policy(_Strict):
     max_copy_fraction: float | None = Field(None, ge=0.0, le=1.0)
     max_closer_to_train_fraction: float | None = Field(None, gt=0.5, le=1.0)
     min_binomial_p: float | None = Field(None, gt=0.0, lt=1.0)
+    min_permutation_p: float | None = Field(
+        None, gt=0.0, lt=1.0, description="closer-to-train test with real subjects as the exchangeable unit"
+    )
     max_pixel_ncc: float | None = Field(None, gt=0.0, le=1.0)
     require_dp: bool = False
     max_epsilon: float | None = Field(None, gt=0.0)

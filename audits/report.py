@@ -76,6 +76,7 @@ def external_privacy_report(*, verdict: Verdict, results: AuditResults) -> dict[
             "closer_to_train_raw_fraction": _num(mem.closer_to_train_raw_fraction),
             "expected_raw_fraction": _num(mem.expected_raw_fraction),
             "binomial_p": _num(mem.binomial_p),
+            "permutation_p": _num(mem.permutation_p),
             "n_synthetic": mem.n_synthetic,
         }
     return {

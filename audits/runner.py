@@ -66,6 +66,7 @@ def run_audits(
             synthetic_images=synthetic_images,
             train_images=train_images,
             top_k=params.top_k,
+            seed=params.seed,
         )
     except Exception as err:
         logger.exception("memorisation audit failed")

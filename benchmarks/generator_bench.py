@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from synthshare.cli.train import prepare_and_split
+    from synthshare.train.prepare import prepare_and_split
     from synthshare.data.phantom_writers import write_phantom_cohort
 
     config = load_config(args.config)

@@ -3,34 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
-
-if TYPE_CHECKING:
-    from synthshare.config import Config
-    from synthshare.data.cache import PreparedCohort
-    from synthshare.data.split import Split
-    from synthshare.train.run_dir import RunDir
-
-
-def prepare_and_split(*, data: Path, config: "Config", run: "RunDir") -> tuple["PreparedCohort", "Split"]:
-    """(PreparedCohort, Split); writes RUN/split.json (pseudonymous keys; the run folder stays inside)."""
-    from synthshare.data.cache import prepare_cohort
-    from synthshare.data.cohort import open_cohort
-    from synthshare.data.split import split_subjects
-
-    reader = open_cohort(data)
-    cohort = prepare_cohort(reader=reader, data=config.data, cache_dir=run.cache, progress=progress_enabled())
-    d = config.data
-    split = split_subjects(keys=cohort.keys, groups=cohort.groups, holdout_fraction=d.holdout_fraction, seed=config.seed,
-                           min_holdout=d.min_holdout, min_train=d.min_train)
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.write_json(run.split_json, {**split.to_dict(), "train": sorted(split.train), "holdout": sorted(split.holdout)})
-    return cohort, split
-
 
 @handle_errors
 def train(
@@ -47,6 +24,7 @@ def train(
     from synthshare.config import load_config
     from synthshare.errors import BadInputError
     from synthshare.train.run_dir import STAGES, RunDir
+    from synthshare.train.prepare import prepare_and_split
     from synthshare.train.trainer import train_run
 
     if stage is not None and stage not in STAGES:
@@ -62,7 +40,7 @@ def train(
     run_dir = RunDir(run)
     if cfg.privacy.epsilon is None and progress_enabled():
         err_console.print(f"[yellow]{NO_PRIVACY_BANNER}[/yellow]")
-    cohort, split = prepare_and_split(data=data, config=cfg, run=run_dir)
+    cohort, split = prepare_and_split(data=data, config=cfg, run=run_dir, progress=progress_enabled())
     until = stage or "motion"
     if progress_enabled():
         from rich.progress import Progress

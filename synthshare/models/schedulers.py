@@ -14,12 +14,25 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from synthshare.config import DiffusionConfig
 
 
+# The latent-diffusion schedule at 1000 steps; shorter schedules scale the betas by 1000 / T so the
+# summed noise stays that of 1000 steps (alpha_bar at the last step ~1e-4). Without this, 50
+# steps end at alpha_bar 0.64, far from the pure noise the sampler starts from (measured).
+REFERENCE_TIMESTEPS = 1000
+BETA_START, BETA_END = 0.0015, 0.0195
+
+
+def _betas(num_train_timesteps: int) -> tuple[float, float]:
+    scale = REFERENCE_TIMESTEPS / num_train_timesteps
+    return BETA_START * scale, min(BETA_END * scale, 0.999)
+
+
 def train_scheduler(*, config: DiffusionConfig) -> DDPMScheduler:
+    beta_start, beta_end = _betas(config.num_train_timesteps)
     return DDPMScheduler(
         num_train_timesteps=config.num_train_timesteps,
         beta_schedule="scaled_linear",
-        beta_start=0.0015,
-        beta_end=0.0195,
+        beta_start=beta_start,
+        beta_end=beta_end,
         prediction_type="v_prediction",
         clip_sample=False,
     )

@@ -33,7 +33,7 @@ from synthshare.config import Config, load_config
 
 Arm = Literal["memorising", "control"]
 MEMORISATION_CRITERIA = frozenset(
-    {"memorization.copies", "memorization.copy_fraction", "memorization.closer_to_train_fraction", "memorization.binomial_p"}
+    {"memorization.copies", "memorization.copy_fraction", "memorization.closer_to_train_fraction", "memorization.permutation_p"}
 )
 
 

@@ -75,3 +75,20 @@ def test_data_side_attack_detects_release_of_training_subjects() -> None:
     fresh = data_side_attack(train_embeddings=emb_tr, holdout_embeddings=emb_ho, synthetic_embeddings=embed(images=_smooth_cohort(20, 22)), n_bootstrap=100)
     assert leak.auc == 1.0
     assert fresh.auc < 0.8 and fresh.auc_ci[0] < 0.5 < fresh.auc_ci[1]
+
+
+def test_permutation_p_treats_the_real_subject_as_the_unit() -> None:
+    from audits.memorization import subject_permutation_p
+    from audits.stats import binomial_p
+
+    n_train, n_holdout = 10, 12
+    # a weak generator: 38 of 40 samples share one (training) nearest real subject, nothing is copied
+    collapsed = np.array([3] * 38 + [n_train + 1, n_train + 5])
+    assert binomial_p(successes=38, trials=40, p0=n_train / (n_train + n_holdout)) < 1e-9  # what the binomial says
+    assert subject_permutation_p(nearest_real=collapsed, n_train=n_train, n_holdout=n_holdout) > 0.3
+    # a memorising generator: every sample is nearest a different training subject
+    spread = np.arange(40) % n_train
+    assert subject_permutation_p(nearest_real=spread, n_train=n_train, n_holdout=n_holdout) < 1e-3
+    # a fresh generator: nearest real subjects spread over the whole pool
+    fresh = np.arange(44) % (n_train + n_holdout)  # every real subject the nearest of two samples
+    assert subject_permutation_p(nearest_real=fresh, n_train=n_train, n_holdout=n_holdout) > 0.1

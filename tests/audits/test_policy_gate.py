@@ -47,7 +47,7 @@ def test_clean_results_pass_and_verdict_carries_the_hash(default_policy: LoadedP
     assert verdict.passed, verdict.failed
     assert verdict.policy_sha256 == default_policy.sha256
     names = {c.name for c in verdict.criteria}
-    assert {"membership.data_nearest_synthetic.auc", "memorization.copy_fraction", "memorization.binomial_p"} <= names
+    assert {"membership.data_nearest_synthetic.auc", "memorization.copy_fraction", "memorization.permutation_p"} <= names
     waived = [c for c in verdict.criteria if not c.measurable]
     assert {c.name for c in waived} == {
         "membership.data_nearest_synthetic.tpr_at_fpr_0.01",
@@ -78,7 +78,7 @@ def test_too_few_holdout_subjects_blocks(default_policy: LoadedPolicy) -> None:
         (lambda r: dataclasses.replace(r, attacks=()), "membership.data_nearest_synthetic"),
         (lambda r: dataclasses.replace(r, memorization=None), "memorization"),
         (lambda r: dataclasses.replace(r, errors=("denoising scores: RuntimeError: boom",)), "audit.error.0"),
-        (lambda r: dataclasses.replace(r, memorization=dataclasses.replace(r.memorization, binomial_p=float("nan"))), "memorization.binomial_p"),
+        (lambda r: dataclasses.replace(r, memorization=dataclasses.replace(r.memorization, permutation_p=float("nan"))), "memorization.permutation_p"),
         (lambda r: dataclasses.replace(r, memorization=dataclasses.replace(r.memorization, copy_fraction=0.9)), "memorization.copy_fraction"),
     ],
 )
