@@ -47,7 +47,7 @@ def sample(
 ) -> None:
     """Sample synthetic subjects (BIDS-like NIfTI) and samples.csv (requested vs measured volumes)."""
     from synthshare.errors import BadInputError
-    from synthshare.release.atomic import write_json
+    from synthshare.atomic import write_json
     from synthshare.release.bids import write_synthetic_subject
     from synthshare.sample.conditions import read_conditions_csv
     from synthshare.sample.generator import load_generator

@@ -18,8 +18,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +30,7 @@ from synthshare.data.prepared import PreparedSubject
 from synthshare.data.preprocess import prepare_subject, subject_fingerprint
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
+from synthshare.atomic import INTERNAL, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +48,6 @@ class SubjectReader(Protocol):
 def data_config_sha256(data: DataConfig) -> str:
     payload = {"version": CACHE_VERSION, "data": data.model_dump(mode="json")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _source_stamp(reader: Any, *, skip: Path) -> str | None:
@@ -121,7 +109,7 @@ class PreparedCohort:
 def _write_entry(folder: Path, prepared: PreparedSubject, config_sha256: str) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, image=prepared.image, labels=prepared.labels, labelled=prepared.labelled)
-    _atomic_write(folder / f"{prepared.key}.npz", buffer.getvalue())
+    atomic_write_bytes(path=folder / f"{prepared.key}.npz", data=buffer.getvalue(), mode=INTERNAL)
     sidecar = {
         "key": prepared.key,
         "group": prepared.group,
@@ -130,7 +118,7 @@ def _write_entry(folder: Path, prepared: PreparedSubject, config_sha256: str) ->
         "spacing": list(prepared.spacing),
         "data_config_sha256": config_sha256,
     }
-    _atomic_write(folder / f"{prepared.key}.json", json.dumps(sidecar, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(path=folder / f"{prepared.key}.json", data=json.dumps(sidecar, indent=1, sort_keys=True).encode(), mode=INTERNAL)
 
 
 def _read_sidecar(folder: Path, key: str) -> dict:
@@ -204,7 +192,7 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
                 log.debug("prepared %s", key[:12])
             del subject  # bounded memory: one subject at a time
             known[subject_id] = key
-            _atomic_write(map_path, json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode())
+            atomic_write_bytes(path=map_path, data=json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode(), mode=INTERNAL)
         if key in seen:
             log.warning("subjects %s and %s have identical content; keeping one (a duplicate could sit in train and holdout)", seen[key], subject_id)
             continue
@@ -212,5 +200,5 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
         sidecar = _read_sidecar(folder, key)
         entries.append(_Entry(key=key, group=sidecar["group"], measures=Measures(**sidecar["measures"])))
     if stored.get("source_stamp") != stamp or stored.get("ids") != known:
-        _atomic_write(map_path, json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode())
+        atomic_write_bytes(path=map_path, data=json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode(), mode=INTERNAL)
     return PreparedCohort(folder=folder, entries=entries, config_sha256=config_sha256, id_of={k: i for i, k in seen.items()})

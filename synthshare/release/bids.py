@@ -19,7 +19,7 @@ from synthshare import __version__
 from synthshare.data.prepared import PREPARED_TO_NIFTI, SyntheticSubject
 from synthshare.errors import BadInputError
 from synthshare.labels import LABEL_NAMES, NUM_CLASSES
-from synthshare.release.atomic import write_json
+from synthshare.atomic import write_json
 from synthshare.release.nifti_out import NOMINAL_FRAME_DURATION_S, write_nifti
 
 # BIDS labels are alphanumeric; release keys look like "syn0001".

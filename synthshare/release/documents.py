@@ -17,7 +17,7 @@ from synthshare import __version__
 from synthshare.config import Config
 from synthshare.data.prepared import SyntheticSubject
 from synthshare.labels import LABEL_NAMES
-from synthshare.release.atomic import atomic_write_text, write_json
+from synthshare.atomic import atomic_write_text, write_json
 from synthshare.release.nnunet import dataset_folder_name
 
 BIDS_VERSION = "1.9.0"

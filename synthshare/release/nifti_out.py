@@ -16,7 +16,7 @@ import numpy as np
 
 from synthshare import __version__
 from synthshare.errors import BadInputError
-from synthshare.release.atomic import atomic_write_bytes
+from synthshare.atomic import atomic_write_bytes
 
 SYNTHETIC_MARK = "SYNTHETIC"
 DESCRIP = f"{SYNTHETIC_MARK} synthshare {__version__}"[:79]

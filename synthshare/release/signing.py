@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from synthshare.errors import BadInputError
-from synthshare.release.atomic import atomic_write_bytes
+from synthshare.atomic import atomic_write_bytes
 
 
 def generate_keypair(*, private_key_path: Path, public_key_path: Path) -> None:

@@ -9,8 +9,6 @@ The step is written in both files; a mismatch (a crash between the two writes) r
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from synthshare.errors import BadInputError
+from synthshare.atomic import INTERNAL, atomic_write_with
 
 
 class CheckpointError(BadInputError):
@@ -48,25 +47,13 @@ def unflatten(obj: Any, *, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(*, weights_path: Path, state_path: Path, weights: dict[str, torch.Tensor], state: dict[str, Any], step: int) -> None:
     """Weights under "model.", state tensors under "state."; JSON state beside it; both atomic."""
     tensors: dict[str, torch.Tensor] = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in weights.items()}
     meta = flatten(state, prefix="state", tensors=tensors)
-    _atomic(weights_path, lambda tmp: save_file(tensors, tmp, metadata={"step": str(step)}))
+    atomic_write_with(path=weights_path, write=lambda tmp: save_file(tensors, tmp, metadata={"step": str(step)}), mode=INTERNAL)
     text = json.dumps({"step": step, "state": meta}, sort_keys=True)
-    _atomic(state_path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write_with(path=state_path, write=lambda tmp: Path(tmp).write_text(text), mode=INTERNAL)
 
 
 def load_checkpoint(*, weights_path: Path, state_path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], int]:
@@ -86,7 +73,7 @@ def load_checkpoint(*, weights_path: Path, state_path: Path) -> tuple[dict[str, 
 
 def save_weights(*, path: Path, weights: dict[str, torch.Tensor]) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in weights.items()}
-    _atomic(Path(path), lambda tmp: save_file(tensors, tmp))
+    atomic_write_with(path=Path(path), write=lambda tmp: save_file(tensors, tmp), mode=INTERNAL)
 
 
 def load_weights(*, weights_path: Path) -> dict[str, torch.Tensor]:

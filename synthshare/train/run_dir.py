@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from synthshare.config import Config
 from synthshare.errors import BadInputError
-from synthshare.release.atomic import write_json
+from synthshare.atomic import write_json
 
 Stage = Literal["vae", "static", "motion"]
 STAGES: tuple[Stage, ...] = ("vae", "static", "motion")

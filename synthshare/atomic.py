@@ -11,25 +11,42 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
-def atomic_write_bytes(*, path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+INTERNAL = 0o600  # owner-only: files that hold real data or real ids and stay inside
+
+
+def atomic_write_with(*, path: Path, write: Callable[[str], None], mode: int = 0o644) -> Path:
+    """Let ``write(tmp_path)`` fill a temp file beside ``path``, then rename it into place.
+
+    For writers that want a path (safetensors' save_file); readers see the old file or the new one.
+    ``mode``: 0o600 for hospital-internal files (prepared cache, id map, checkpoints).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        write(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(*, path: Path, data: bytes, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    return atomic_write_with(path=path, write=write, mode=mode)
 
 
 def atomic_write_text(*, path: Path, text: str) -> Path:
