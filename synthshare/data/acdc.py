@@ -18,6 +18,7 @@ from synthshare.data.nifti import ProblemCollector, expected_name, find_nifti, n
 from synthshare.data.subject import Subject
 from synthshare.data.validate import check_frame_index, parse_float, parse_int
 from synthshare.errors import DataError
+from synthshare.data.reader_base import IndexedReader
 
 SPLITS: tuple[str, ...] = ("training", "testing")
 REQUIRED_INFO_KEYS: tuple[str, ...] = ("ED", "ES", "Group")
@@ -54,37 +55,26 @@ def parse_info_cfg(path: Path, *, subject_id: str) -> dict[str, str]:
     return info
 
 
-class AcdcReader:
+class AcdcReader(IndexedReader[Path]):
     """Reads an ACDC-layout cohort."""
 
     format = "acdc"
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self._folders: dict[str, Path] | None = None
-
-    def _index(self) -> dict[str, Path]:
-        if self._folders is None:
-            folders: dict[str, Path] = {}
-            for folder in _patient_dirs(self.root):
-                if folder.name in folders:
-                    raise DataError(
-                        f"{self.root}: duplicate subject ID {folder.name} in {folders[folder.name]} and {folder}; "
-                        "keep one copy (each subject may appear once)"
-                    )
-                folders[folder.name] = folder
-            if not folders:
-                raise DataError(f"{self.root}: empty cohort, no patientNNN folders under training/ or testing/; point to the ACDC root")
-            self._folders = folders
-        return self._folders
-
-    def ids(self) -> list[str]:
-        return sorted(self._index())
+    def _build_index(self) -> dict[str, Path]:
+        folders: dict[str, Path] = {}
+        for folder in _patient_dirs(self.root):
+            if folder.name in folders:
+                raise DataError(
+                    f"{self.root}: duplicate subject ID {folder.name} in {folders[folder.name]} and {folder}; "
+                    "keep one copy (each subject may appear once)"
+                )
+            folders[folder.name] = folder
+        if not folders:
+            raise DataError(f"{self.root}: empty cohort, no patientNNN folders under training/ or testing/; point to the ACDC root")
+        return folders
 
     def load(self, subject_id: str) -> Subject:
-        folder = self._index().get(subject_id)
-        if folder is None:
-            raise DataError(f"{self.root}: no subject {subject_id}; run `synthshare data check {self.root}` to list the IDs")
+        folder = self._entry(subject_id)
         info_path = folder / "Info.cfg"
         info = parse_info_cfg(info_path, subject_id=subject_id)
         source = f"subject {subject_id}: {info_path}"

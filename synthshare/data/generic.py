@@ -20,6 +20,7 @@ from synthshare.data.subject import Subject
 from synthshare.data.validate import check_frame_index, parse_float, parse_int, read_csv_rows
 from synthshare.errors import DataError
 from synthshare.labels import LV
+from synthshare.data.reader_base import IndexedReader
 
 log = logging.getLogger(__name__)
 
@@ -31,39 +32,28 @@ def is_generic_root(root: Path) -> bool:
     return (root / CLINICAL_CSV).is_file() and (root / "images").is_dir()
 
 
-class GenericReader:
+class GenericReader(IndexedReader[dict[str, str]]):
     """Reads a generic NIfTI + CSV cohort."""
 
     format = "generic"
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self._rows: dict[str, dict[str, str]] | None = None
-
-    def _index(self) -> dict[str, dict[str, str]]:
-        if self._rows is None:
-            path = self.root / CLINICAL_CSV
-            rows: dict[str, dict[str, str]] = {}
-            for row in read_csv_rows(path, required=("id",), fix=_FIX):
-                subject_id = row.get("id", "")
-                if not subject_id:
-                    raise DataError(f"{path}: a row has no id ({row}); fill it in or delete the row")
-                if subject_id in rows:
-                    raise DataError(f"{path}: duplicate subject ID {subject_id}; keep one row per subject")
-                rows[subject_id] = row
-            if not rows:
-                raise DataError(f"{path}: empty cohort, no subject rows; {_FIX}")
-            self._rows = rows
-        return self._rows
-
-    def ids(self) -> list[str]:
-        return sorted(self._index())
+    def _build_index(self) -> dict[str, dict[str, str]]:
+        path = self.root / CLINICAL_CSV
+        rows: dict[str, dict[str, str]] = {}
+        for row in read_csv_rows(path, required=("id",), fix=_FIX):
+            subject_id = row.get("id", "")
+            if not subject_id:
+                raise DataError(f"{path}: a row has no id ({row}); fill it in or delete the row")
+            if subject_id in rows:
+                raise DataError(f"{path}: duplicate subject ID {subject_id}; keep one row per subject")
+            rows[subject_id] = row
+        if not rows:
+            raise DataError(f"{path}: empty cohort, no subject rows; {_FIX}")
+        return rows
 
     def load(self, subject_id: str) -> Subject:
-        row = self._index().get(subject_id)
+        row = self._entry(subject_id, where=self.root / CLINICAL_CSV)
         csv_path = self.root / CLINICAL_CSV
-        if row is None:
-            raise DataError(f"{csv_path}: no subject {subject_id}; run `synthshare data check {self.root}` to list the IDs")
         source = f"subject {subject_id}: {csv_path}"
         clinical = {
             "group": row.get("group") or None,

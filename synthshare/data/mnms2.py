@@ -18,6 +18,7 @@ from synthshare.data.nifti import ProblemCollector, Volume, expected_name, find_
 from synthshare.data.subject import Subject
 from synthshare.data.validate import parse_float, read_csv_rows
 from synthshare.errors import DataError
+from synthshare.data.reader_base import IndexedReader
 
 INFO_CSV = "dataset_information.csv"
 _FIX = "M&Ms-2 needs dataset_information.csv with a SUBJECT_CODE column next to dataset/"
@@ -38,39 +39,28 @@ def closest_frame(*, cine: np.ndarray, volume: np.ndarray) -> int:
     return int(np.argmin(diffs))
 
 
-class Mnms2Reader:
+class Mnms2Reader(IndexedReader[dict[str, str]]):
     """Reads an M&Ms-2-layout cohort."""
 
     format = "mnms2"
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self._rows: dict[str, dict[str, str]] | None = None
-
-    def _index(self) -> dict[str, dict[str, str]]:
-        if self._rows is None:
-            path = self.root / INFO_CSV
-            rows: dict[str, dict[str, str]] = {}
-            for row in read_csv_rows(path, required=("SUBJECT_CODE",), fix=_FIX):
-                code = row.get("SUBJECT_CODE", "")
-                if not code:
-                    raise DataError(f"{path}: a row has no SUBJECT_CODE ({row}); fill it in or delete the row")
-                subject_id = subject_folder_name(code)
-                if subject_id in rows:
-                    raise DataError(f"{path}: duplicate subject ID {subject_id} (SUBJECT_CODE {code}); keep one row per subject")
-                rows[subject_id] = row
-            if not rows:
-                raise DataError(f"{path}: empty cohort, no subject rows; {_FIX}")
-            self._rows = rows
-        return self._rows
-
-    def ids(self) -> list[str]:
-        return sorted(self._index())
+    def _build_index(self) -> dict[str, dict[str, str]]:
+        path = self.root / INFO_CSV
+        rows: dict[str, dict[str, str]] = {}
+        for row in read_csv_rows(path, required=("SUBJECT_CODE",), fix=_FIX):
+            code = row.get("SUBJECT_CODE", "")
+            if not code:
+                raise DataError(f"{path}: a row has no SUBJECT_CODE ({row}); fill it in or delete the row")
+            subject_id = subject_folder_name(code)
+            if subject_id in rows:
+                raise DataError(f"{path}: duplicate subject ID {subject_id} (SUBJECT_CODE {code}); keep one row per subject")
+            rows[subject_id] = row
+        if not rows:
+            raise DataError(f"{path}: empty cohort, no subject rows; {_FIX}")
+        return rows
 
     def load(self, subject_id: str) -> Subject:
-        row = self._index().get(subject_id)
-        if row is None:
-            raise DataError(f"{self.root / INFO_CSV}: no subject {subject_id}; run `synthshare data check {self.root}` to list the IDs")
+        row = self._entry(subject_id, where=self.root / INFO_CSV)
         folder = self.root / "dataset" / subject_id
         problems = ProblemCollector(subject_id)
 

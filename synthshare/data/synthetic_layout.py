@@ -17,6 +17,7 @@ from synthshare.data.nifti import ProblemCollector, expected_name, find_nifti, n
 from synthshare.data.subject import Subject
 from synthshare.data.validate import check_frame_index
 from synthshare.errors import DataError
+from synthshare.data.reader_base import IndexedReader
 
 
 def _subject_dirs(root: Path) -> list[Path]:
@@ -49,30 +50,19 @@ def _group(sidecar: dict) -> str | None:
     return str(value) if value else None
 
 
-class SyntheticLayoutReader:
+class SyntheticLayoutReader(IndexedReader[Path]):
     """Reads a synthetic cohort / release (IDs are the release ids, e.g. sub-syn0001)."""
 
     format = "synthshare"
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self._folders: dict[str, Path] | None = None
-
-    def _index(self) -> dict[str, Path]:
-        if self._folders is None:
-            folders = {folder.name: folder for folder in _subject_dirs(self.root)}
-            if not folders:
-                raise DataError(f"{self.root}: empty cohort, no sub-*/anat/sub-*_cine.nii.gz files; point to a sample or release folder")
-            self._folders = folders
-        return self._folders
-
-    def ids(self) -> list[str]:
-        return sorted(self._index())
+    def _build_index(self) -> dict[str, Path]:
+        folders = {folder.name: folder for folder in _subject_dirs(self.root)}
+        if not folders:
+            raise DataError(f"{self.root}: empty cohort, no sub-*/anat/sub-*_cine.nii.gz files; point to a sample or release folder")
+        return folders
 
     def load(self, subject_id: str) -> Subject:
-        folder = self._index().get(subject_id)
-        if folder is None:
-            raise DataError(f"{self.root}: no subject {subject_id}; run `synthshare data check {self.root}` to list the IDs")
+        folder = self._entry(subject_id)
         anat = folder / "anat"
         sidecar_path = anat / f"{subject_id}_cine.json"
         sidecar = _read_sidecar(sidecar_path, subject_id=subject_id)
