@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 
 from synthshare.data.nifti import ProblemCollector, expected_name, find_nifti, nifti_stem
 from synthshare.data.subject import Subject
@@ -97,14 +96,7 @@ class AcdcReader(IndexedReader[Path]):
             problem = check_frame_index(name=name, value=int(value), frames=frames, one_based=True, source=str(info_path))
             if problem:
                 problems.add(problem)
-        labels: dict[int, np.ndarray] = {}
-        for frame, path in _label_files(folder, subject_id):
-            if not 0 <= frame < frames:
-                problems.add(f"{path}: frame {frame + 1} is outside the image's {frames} frames; rename or remove the file")
-                continue
-            volume = problems.read_labels(path, convention="acdc", image=image)
-            if volume is not None:
-                labels[frame] = volume
+        labels = problems.read_frame_labels(_label_files(folder, subject_id), convention="acdc", image=image, one_based=True)
         for name, value in (("ED", ed), ("ES", es)):
             stem = f"{subject_id}_frame{int(value):02d}_gt"
             if 1 <= int(value) <= frames and find_nifti(folder, stem) is None:

@@ -74,14 +74,7 @@ class GenericReader(IndexedReader[dict[str, str]]):
             problem = check_frame_index(name=name, value=value, frames=frames, one_based=False, source=str(csv_path))
             if problem:
                 problems.add(problem)
-        labels: dict[int, np.ndarray] = {}
-        for frame, path in _label_files(self.root / "labels", subject_id):
-            if not 0 <= frame < frames:
-                problems.add(f"{path}: frame {frame} is outside the image's {frames} frames (0-based); rename or remove the file")
-                continue
-            volume = problems.read_labels(path, convention="internal", image=image)
-            if volume is not None:
-                labels[frame] = volume
+        labels = problems.read_frame_labels(_label_files(self.root / "labels", subject_id), convention="internal", image=image, one_based=False)
         problems.raise_if_any()
         ed = 0 if ed is None else ed
         if es is None:

@@ -151,6 +151,22 @@ class ProblemCollector:
             self.problems.extend(err.problems)
             return None
 
+    def read_frame_labels(
+        self, files: list[tuple[int, Path]], *, convention: LabelConvention, image: Volume, one_based: bool
+    ) -> dict[int, np.ndarray]:
+        """Per-frame label files (0-based frame, path) -> {frame: volume}; a frame outside the image is a problem."""
+        frames = int(image.data.shape[3])
+        labels: dict[int, np.ndarray] = {}
+        for frame, path in files:
+            if not 0 <= frame < frames:
+                shown, base = (frame + 1, "") if one_based else (frame, " (0-based)")
+                self.add(f"{path}: frame {shown} is outside the image's {frames} frames{base}; rename or remove the file")
+                continue
+            volume = self.read_labels(path, convention=convention, image=image)
+            if volume is not None:
+                labels[frame] = volume
+        return labels
+
     def read_volume(self, path: Path, *, ndim: int) -> Volume | None:
         try:
             return read_volume(path, subject_id=self.subject_id, ndim=ndim)
