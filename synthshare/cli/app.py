@@ -61,6 +61,9 @@ app.add_typer(_privacy.app, name="privacy")
 from synthshare.cli import verify as _verify  # noqa: E402
 
 app.command("verify")(_verify.verify)
+from synthshare.cli import keygen as _keygen  # noqa: E402
+
+app.command("keygen")(_keygen.keygen)
 from synthshare.cli import phantom as _phantom  # noqa: E402
 
 app.command("phantom")(_phantom.phantom)
