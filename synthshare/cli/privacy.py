@@ -34,8 +34,12 @@ def build_plan(*, n_subjects: int, config: Any, epsilon: float, delta: float | N
 @app.command("plan")
 @handle_errors
 def plan(
-    data: Annotated[Path, typer.Option("--data", help="Cohort folder (only its subject list is read).")],
     config: Annotated[str, typer.Option("--config", help="Config YAML or preset name (tiny, demo, acdc).")],
+    data: Annotated[
+        Optional[Path],
+        typer.Option("--data", help="Cohort folder (only its subject list is read). Default: the embedded phantom "
+                     "cohort of the config (phantom.n subjects), as `release` without --data."),
+    ] = None,
     epsilon: Annotated[
         Optional[float], typer.Option("--epsilon", help="Total epsilon per subject (default: privacy.epsilon of the config).")
     ] = None,
@@ -61,9 +65,12 @@ def plan(
     eps = epsilon if epsilon is not None else cfg.privacy.epsilon
     if eps is None:
         raise BadInputError(f"{config}: privacy.epsilon is unset ({NO_PRIVACY_BANNER}); pass --epsilon E to plan a DP run")
-    n_subjects = len(open_cohort(data).ids())
+    if data is None:
+        n_subjects, source = cfg.phantom.n, f"embedded phantom cohort ({cfg.phantom.n} subjects)"
+    else:
+        n_subjects, source = len(open_cohort(data).ids()), str(data)
     budget, n_train = build_plan(n_subjects=n_subjects, config=cfg, epsilon=eps,
-                                 delta=delta if delta is not None else cfg.privacy.delta, source=str(data))
+                                 delta=delta if delta is not None else cfg.privacy.delta, source=source)
     if as_json:
         typer.echo(json.dumps({"n_subjects": n_subjects, "n_train": n_train, **budget.to_dict()}, indent=2))
         return

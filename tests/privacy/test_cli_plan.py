@@ -75,3 +75,19 @@ def test_too_few_subjects_exits_2(tmp_path: Path) -> None:
     data = _acdc_listing(tmp_path / "cohort", 3)  # round(3 x 0.4) = 1 holdout < min_holdout 2
     result = CliRunner().invoke(app, ["privacy", "plan", "--data", str(data), "--config", _config(tmp_path), "--epsilon", "8"])
     assert result.exit_code == 2
+
+
+def test_without_data_plans_for_the_embedded_phantom(tmp_path: Path) -> None:
+    path = tmp_path / "plan-phantom.yaml"
+    path.write_text(CONFIG + "phantom: {n: 20}\n")
+    no_data = CliRunner().invoke(app, ["privacy", "plan", "--config", str(path), "--epsilon", "8", "--json"])
+    assert no_data.exit_code == 0, no_data.output
+    # the same plan as a cohort folder with the phantom's subject count
+    folder = CliRunner().invoke(app, ["privacy", "plan", "--data", str(_acdc_listing(tmp_path / "c", 20)),
+                                      "--config", str(path), "--epsilon", "8", "--json"])
+    assert json.loads(no_data.output)["stages"] == json.loads(folder.output)["stages"]
+    assert json.loads(no_data.output)["n_subjects"] == 20
+    # a different phantom size changes q: the count is really read from the config
+    path.write_text(CONFIG + "phantom: {n: 40}\n")
+    bigger = json.loads(CliRunner().invoke(app, ["privacy", "plan", "--config", str(path), "--epsilon", "8", "--json"]).output)
+    assert bigger["n_train"] == 24
