@@ -33,17 +33,24 @@ from torch import nn
 
 from privacy import plain_stage, private_stage
 
-MODES = ("plain", "hooks", "hooks_opacus", "functorch", "ghost")
+MODES = ("plain", "hooks", "hooks_summed", "hooks_opacus", "functorch", "ghost")
 
 
 @contextlib.contextmanager
 def _conv_sampler(mode: str) -> Iterator[None]:
-    """hooks_opacus = hooks with Opacus' own (unfold) convolution sampler, for reference."""
+    """hooks_opacus = hooks with Opacus' own (unfold) convolution sampler, for reference;
+    hooks_summed = hooks that also let autograd compute the convolutions' unused summed weight
+    gradients (privacy.conv_weight_grads off): what hooks cost before that module."""
+    import privacy.engine as engine
     from opacus.grad_sample import GradSampleHooks, GradSampleHooksFastGradientClipping
     from opacus.grad_sample.conv import compute_conv_grad_sample
 
     tables = (GradSampleHooks.GRAD_SAMPLERS, GradSampleHooksFastGradientClipping.GRAD_SAMPLERS)
     saved = [dict(t) for t in tables]
+    saved_skip = (engine.summed_conv_weight_grads_skipped, engine.inputs_requiring_grad)
+    if mode in ("hooks_summed", "hooks_opacus"):
+        engine.summed_conv_weight_grads_skipped = lambda module: contextlib.nullcontext()
+        engine.inputs_requiring_grad = lambda batch: batch
     if mode == "hooks_opacus":
         for t in tables:
             for cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
@@ -51,6 +58,7 @@ def _conv_sampler(mode: str) -> Iterator[None]:
     try:
         yield
     finally:
+        engine.summed_conv_weight_grads_skipped, engine.inputs_requiring_grad = saved_skip
         for t, s in zip(tables, saved):
             t.clear()
             t.update(s)
@@ -105,7 +113,7 @@ def _stage(mode: str, model: nn.Module, data: list, batch: int) -> Any:
     if mode == "plain":
         return plain_stage(module=model, optimizer=opt, dataset=data, batch_size=batch, generator=gen)
     return private_stage(module=model, optimizer=opt, dataset=data, expected_batch_size=batch, noise_multiplier=1.0,
-                         max_grad_norm=1.0, generator=gen, mode="hooks" if mode == "hooks_opacus" else mode)  # q = 1
+                         max_grad_norm=1.0, generator=gen, mode="hooks" if mode.startswith("hooks") else mode)  # q = 1
 
 
 def time_case(name: str, reps: int) -> dict[str, Any]:

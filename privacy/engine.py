@@ -16,6 +16,7 @@ the analysis counts every draw (skipping it would leak that the batch was empty)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
@@ -24,6 +25,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 import torch
 from torch.utils.data import default_collate
 
+from privacy.conv_weight_grads import inputs_requiring_grad, summed_conv_weight_grads_skipped
 from privacy.errors import PrivacyConfigError, PrivacyError, UnsupportedModuleError
 from privacy.ledger import PrivacyLedger
 from privacy.modes import Mode, choose_mode
@@ -143,17 +145,22 @@ class PrivateStage(_Stage):
                     p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype, device=p.device)
             mean_loss = math.nan
         else:
-            # 2. per-example losses -> per-sample gradients (hooks/functorch) or norms (ghost)
-            losses = self._losses(per_sample_loss, batch)
-            with warnings.catch_warnings():
-                # Opacus' hooks fire on module outputs when inputs need no grad: expected, not a problem.
-                warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-                if self.mode == "ghost":
-                    from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
+            # 2. per-example losses -> per-sample gradients (hooks/functorch) or norms (ghost);
+            #    hooks: convolutions skip their unused summed weight gradient (privacy.conv_weight_grads)
+            skip = self.mode == "hooks"
+            if skip:
+                batch = inputs_requiring_grad(batch)
+            with summed_conv_weight_grads_skipped(self.module) if skip else contextlib.nullcontext():
+                losses = self._losses(per_sample_loss, batch)
+                with warnings.catch_warnings():
+                    # Opacus' hooks fire on module outputs when inputs need no grad: expected, not a problem.
+                    warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+                    if self.mode == "ghost":
+                        from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
-                    DPTensorFastGradientClipping(self.module, self.optimizer, losses, "mean").backward()
-                else:
-                    losses.mean().backward()
+                        DPTensorFastGradientClipping(self.module, self.optimizer, losses, "mean").backward()
+                    else:
+                        losses.mean().backward()
             mean_loss = float(losses.detach().mean())
         # 3-4. clip, noise, scale by expected batch size, step (inside DPOptimizer.step)
         self.optimizer.step()
