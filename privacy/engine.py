@@ -12,6 +12,11 @@ Step of a private stage, written out:
   4. optimiser step; steps_taken += 1; the ledger (if given) records the step.
 An empty batch skips 2 and still does 3-4: a noise-only step that the accountant counts, because
 the analysis counts every draw (skipping it would leak that the batch was empty).
+
+Several ranks (torchrun, `shard`): every rank draws the same batch from the same seeded sampler
+and computes its shard batch[rank::world]; gradients are summed over ranks (plain: the summed
+loss / batch size; private: the clipped sums, then one noise draw, privacy/ddp_optimizers.py),
+so each step is the single-process step. With one rank nothing of this runs.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 import torch
 from torch.utils.data import default_collate
 
+from privacy.distributed import SINGLE, Shard, all_reduce_grads_, all_reduce_sum_, broadcast_parameters_, same_on_all_ranks
 from privacy.conv_weight_grads import inputs_requiring_grad, summed_conv_weight_grads_skipped
 from privacy.errors import PrivacyConfigError, PrivacyError, UnsupportedModuleError
 from privacy.ledger import PrivacyLedger
@@ -56,19 +62,24 @@ class _Stage:
     kind = "base"
 
     def __init__(self, *, module: torch.nn.Module, optimizer: torch.optim.Optimizer, dataset: Sequence[Any],
-                 sampler: PoissonSubjectSampler | UniformSubjectSampler, collate: Callable[[list[Any]], Any]) -> None:
+                 sampler: PoissonSubjectSampler | UniformSubjectSampler, collate: Callable[[list[Any]], Any],
+                 shard: Shard = SINGLE) -> None:
         self.module = module
         self.optimizer = optimizer
         self.dataset = dataset
         self.sampler = sampler
         self.collate = collate
         self.steps_taken = 0
-        self.last_indices: list[int] = []
+        self.shard = shard
+        self.last_indices: list[int] = []  # this rank's subjects of the last batch
+        self.batch_size_drawn = 0  # subjects in the last batch over all ranks
 
     def next_batch(self) -> Any:
-        """Draw the next batch (the subject indices are kept in ``last_indices``); None when empty.
+        """Draw the next batch (this rank's subject indices are kept in ``last_indices``); None when empty.
         `step` calls this itself: call it directly only to inspect sampling, never inside a training loop."""
-        self.last_indices = self.sampler.sample()
+        drawn = self.sampler.sample()
+        self.batch_size_drawn = len(drawn)
+        self.last_indices = self.shard.take(drawn) if self.shard.distributed else drawn
         if not self.last_indices:
             return None
         return self.collate([self.dataset[i] for i in self.last_indices])
@@ -104,12 +115,29 @@ class PlainStage(_Stage):
     def step(self, per_sample_loss: PerSampleLoss) -> float:
         batch = self.next_batch()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.shard.distributed:
+            return self._step_over_ranks(per_sample_loss, batch)
         losses = self._losses(per_sample_loss, batch)
         loss = losses.mean()
         loss.backward()
         self.optimizer.step()
         self.steps_taken += 1
         return float(loss.detach())
+
+    def _step_over_ranks(self, per_sample_loss: PerSampleLoss, batch: Any) -> float:
+        # sum of this shard's losses / the WHOLE batch size, gradients summed over ranks: the batch mean
+        # whatever the shard sizes (DDP's average of per-rank means is that only for equal shards)
+        total = torch.zeros(2, dtype=torch.float64)  # (sum of losses, examples) over ranks, for the log
+        if batch is not None:
+            losses = self._losses(per_sample_loss, batch)
+            (losses.sum() / self.batch_size_drawn).backward()
+            total += torch.tensor([float(losses.detach().sum()), float(losses.shape[0])], dtype=torch.float64)
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        all_reduce_grads_(params)
+        all_reduce_sum_([total])
+        self.optimizer.step()
+        self.steps_taken += 1
+        return float(total[0] / total[1])
 
 
 class PrivateStage(_Stage):
@@ -120,8 +148,8 @@ class PrivateStage(_Stage):
     def __init__(self, *, module: torch.nn.Module, optimizer: Any, dataset: Sequence[Any],
                  sampler: PoissonSubjectSampler, collate: Callable[[list[Any]], Any], noise_multiplier: float,
                  max_grad_norm: float, expected_batch_size: int, mode: Mode, noise_generator: torch.Generator,
-                 ledger: PrivacyLedger | None, stage_name: str) -> None:
-        super().__init__(module=module, optimizer=optimizer, dataset=dataset, sampler=sampler, collate=collate)
+                 ledger: PrivacyLedger | None, stage_name: str, shard: Shard = SINGLE) -> None:
+        super().__init__(module=module, optimizer=optimizer, dataset=dataset, sampler=sampler, collate=collate, shard=shard)
         self.noise_multiplier = noise_multiplier
         self.max_grad_norm = max_grad_norm
         self.expected_batch_size = expected_batch_size
@@ -162,13 +190,23 @@ class PrivateStage(_Stage):
                     else:
                         losses.mean().backward()
             mean_loss = float(losses.detach().mean())
-        # 3-4. clip, noise, scale by expected batch size, step (inside DPOptimizer.step)
+        if self.shard.distributed:
+            mean_loss = self._mean_over_ranks(losses.detach() if batch is not None else None)
+        # 3-4. clip, (sum over ranks,) noise, scale by expected batch size, step (inside DPOptimizer.step)
         self.optimizer.step()
         self.steps_taken += 1
         if self.ledger is not None:
             self.ledger.record_steps(stage=self.stage_name, noise_multiplier=self.noise_multiplier,
                                      sample_rate=self.sample_rate, steps=1, max_grad_norm=self.max_grad_norm)
         return mean_loss
+
+    @staticmethod
+    def _mean_over_ranks(losses: torch.Tensor | None) -> float:
+        total = torch.zeros(2, dtype=torch.float64)
+        if losses is not None:
+            total += torch.tensor([float(losses.sum()), float(losses.shape[0])], dtype=torch.float64)
+        all_reduce_sum_([total])
+        return float(total[0] / total[1]) if total[1] > 0 else math.nan
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "noise_rng": self.noise_generator.get_state(), "mode": self.mode,
@@ -189,21 +227,29 @@ class PrivateStage(_Stage):
 
 def plain_stage(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer, dataset: Sequence[Any],
                 batch_size: int, generator: torch.Generator,
-                collate: Callable[[list[Any]], Any] = default_collate) -> PlainStage:
-    """No DP: uniform random batches of `batch_size` distinct subjects."""
+                collate: Callable[[list[Any]], Any] = default_collate, shard: Shard = SINGLE) -> PlainStage:
+    """No DP: uniform random batches of `batch_size` distinct subjects.
+
+    With `shard` (several ranks), `generator` must be seeded alike on every rank: all ranks draw the
+    same batch and each computes its shard; the weights are broadcast from rank 0 first.
+    """
     sampler = UniformSubjectSampler(n_subjects=len(dataset), batch_size=batch_size, generator=generator)
-    return PlainStage(module=module, optimizer=optimizer, dataset=dataset, sampler=sampler, collate=collate)
+    if shard.distributed:
+        broadcast_parameters_(module)
+    return PlainStage(module=module, optimizer=optimizer, dataset=dataset, sampler=sampler, collate=collate, shard=shard)
 
 
 def private_stage(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer, dataset: Sequence[Any],
                   expected_batch_size: int, noise_multiplier: float, max_grad_norm: float,
                   generator: torch.Generator, mode: Literal["hooks", "functorch", "ghost", "auto"] = "hooks",
                   ledger: PrivacyLedger | None = None, stage_name: str = "stage",
-                  collate: Callable[[list[Any]], Any] = default_collate) -> PrivateStage:
+                  collate: Callable[[list[Any]], Any] = default_collate, shard: Shard = SINGLE) -> PrivateStage:
     """DP-SGD stage. `optimizer` must be built over `module.parameters()`; the stage wraps both.
 
     Sampling and noise draw from `generator` (the noise from a child generator seeded from it, on the
     parameters' device). With `ledger`, every step taken is recorded as one step of `stage_name`.
+    With `shard` (several ranks), `generator` must be seeded alike on every rank (checked): every
+    rank draws the same batch and the same noise; see privacy/ddp_optimizers.py.
     """
     n = len(dataset)
     if expected_batch_size < 1 or expected_batch_size > n:
@@ -219,17 +265,23 @@ def private_stage(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer, 
     resolved: Mode = choose_mode(module=module, expected_batch_size=expected_batch_size) if mode == "auto" else mode
     device = next(module.parameters()).device
     noise_generator = torch.Generator(device=device)
-    noise_generator.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)))
+    noise_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+    noise_generator.manual_seed(noise_seed)
+    if shard.distributed:
+        if not same_on_all_ranks(noise_seed):
+            raise PrivacyConfigError(f"stage {stage_name!r}: the ranks' sampling generators differ; seed `generator` "
+                                     "alike on every rank (all ranks must draw the same batch and the same noise)")
+        broadcast_parameters_(module)
     wrapped, dp_optimizer = _wrap(module=module, optimizer=optimizer, mode=resolved, noise_multiplier=noise_multiplier,
                                   max_grad_norm=max_grad_norm, expected_batch_size=expected_batch_size,
-                                  noise_generator=noise_generator)
+                                  noise_generator=noise_generator, distributed=shard.distributed)
     sampler = PoissonSubjectSampler(n_subjects=n, sample_rate=expected_batch_size / n, generator=generator)
     log.info("private stage %s: mode=%s sigma=%.4g C=%.4g q=%.4g", stage_name, resolved, noise_multiplier,
              max_grad_norm, sampler.sample_rate)
     return PrivateStage(module=wrapped, optimizer=dp_optimizer, dataset=dataset, sampler=sampler, collate=collate,
                         noise_multiplier=noise_multiplier, max_grad_norm=max_grad_norm,
                         expected_batch_size=expected_batch_size, mode=resolved, noise_generator=noise_generator,
-                        ledger=ledger, stage_name=stage_name)
+                        ledger=ledger, stage_name=stage_name, shard=shard)
 
 
 def validate_module(*, module: torch.nn.Module) -> None:
@@ -245,11 +297,16 @@ def validate_module(*, module: torch.nn.Module) -> None:
 
 
 def _wrap(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer, mode: Mode, noise_multiplier: float,
-          max_grad_norm: float, expected_batch_size: int, noise_generator: torch.Generator) -> tuple[Any, Any]:
+          max_grad_norm: float, expected_batch_size: int, noise_generator: torch.Generator,
+          distributed: bool = False) -> tuple[Any, Any]:
     from opacus import GradSampleModule, GradSampleModuleFastGradientClipping
 
     import privacy.grad_samplers  # noqa: F401  (registers the grouped-convolution sampler)
     from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
+
+    if distributed:  # the same optimisers, summing the clipped gradients over ranks before the noise
+        from privacy.ddp_optimizers import RankSumDPOptimizer as DPOptimizer  # type: ignore[assignment]
+        from privacy.ddp_optimizers import RankSumDPOptimizerFastGradientClipping as DPOptimizerFastGradientClipping  # type: ignore[assignment]
 
     common = {"noise_multiplier": noise_multiplier, "max_grad_norm": max_grad_norm,
               "expected_batch_size": expected_batch_size, "loss_reduction": "mean", "generator": noise_generator}

@@ -1,4 +1,8 @@
-"""`synthshare sample`: draw N synthetic subjects from a trained run into a new folder (atomically)."""
+"""`synthshare sample`: draw N synthetic subjects from a trained run into a new folder (atomically).
+
+Under `torchrun --nproc_per_node N -m synthshare -- sample ...` the sampling batches are dealt to
+the N ranks; rank 0 gathers the subjects and writes the folder (the same bytes as one process).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
+from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled, state
 
 if TYPE_CHECKING:
+    from privacy.distributed import Shard
     from synthshare.data.prepared import SyntheticSubject
 
 SAMPLES_COLUMNS = ("key", "group", "seed", "es_frame",
@@ -46,6 +51,15 @@ def sample(
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed (each subject's own seed is derived from it).")] = 0,
 ) -> None:
     """Sample synthetic subjects (BIDS-like NIfTI) and samples.csv (requested vs measured volumes)."""
+    from synthshare.distributed import torchrun_session
+
+    with torchrun_session() as shard:
+        if not shard.main:
+            state.quiet = True
+        _sample(run=run, n=n, out=out, conditions=conditions, seed=seed, shard=shard)
+
+
+def _sample(*, run: Path, n: int, out: Path, conditions: Optional[Path], seed: int, shard: "Shard") -> None:
     from synthshare.errors import BadInputError
     from synthshare.atomic import write_json
     from synthshare.release.bids import write_synthetic_subject
@@ -65,9 +79,11 @@ def sample(
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("sampling", total=n)
             subjects = sample_cohort(run_dir=run, n=n, seed=seed, conditions=requested, generator=generator,
-                                     progress=lambda done, total: bar.update(task, completed=done))
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total), shard=shard)
     else:
-        subjects = sample_cohort(run_dir=run, n=n, seed=seed, conditions=requested, generator=generator)
+        subjects = sample_cohort(run_dir=run, n=n, seed=seed, conditions=requested, generator=generator, shard=shard)
+    if not shard.main:
+        return  # rank 0 gathered every subject and writes the folder
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:

@@ -1,4 +1,8 @@
-"""`synthshare train`: prepare and split the cohort, then train VAE -> static LDM -> motion LDM."""
+"""`synthshare train`: prepare and split the cohort, then train VAE -> static LDM -> motion LDM.
+
+Under `torchrun --nproc_per_node N -m synthshare -- train ...` the N ranks train one run together
+(rank 0 prepares the cache first, writes and prints; the others are quiet).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
+from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled, state
 
 @handle_errors
 def train(
@@ -21,6 +25,16 @@ def train(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for split, initialisation and training.")] = None,
 ) -> None:
     """Train the cascaded generator (optionally with DP-SGD) into RUN."""
+    from synthshare.distributed import torchrun_session
+
+    with torchrun_session() as shard:
+        if not shard.main:
+            state.quiet = True  # one progress bar and one summary: rank 0's
+        _train(data=data, run=run, config=config, stage=stage, epsilon=epsilon, seed=seed)
+
+
+def _train(*, data: Path, run: Path, config: str, stage: Optional[str], epsilon: Optional[float], seed: Optional[int]) -> None:
+    from privacy.distributed import is_main, main_first
     from synthshare.config import load_config
     from synthshare.errors import BadInputError
     from synthshare.train.run_dir import STAGES, RunDir
@@ -40,7 +54,8 @@ def train(
     run_dir = RunDir(run)
     if cfg.privacy.epsilon is None and progress_enabled():
         err_console.print(f"[yellow]{NO_PRIVACY_BANNER}[/yellow]")
-    cohort, split = prepare_and_split(data=data, config=cfg, run=run_dir, progress=progress_enabled())
+    with main_first():  # under torchrun the others then find the cache filled
+        cohort, split = prepare_and_split(data=data, config=cfg, run=run_dir, progress=progress_enabled())
     until = stage or "motion"
     if progress_enabled():
         from rich.progress import Progress
@@ -56,6 +71,8 @@ def train(
             ledger = train_run(cohort=cohort, train_keys=split.train, config=cfg, run_dir=run_dir, until=until, progress=advance)
     else:
         ledger = train_run(cohort=cohort, train_keys=split.train, config=cfg, run_dir=run_dir, until=until)
+    if not is_main():
+        return
     if ledger.enabled:
         console.print(f"trained up to {until} in {run}: epsilon = {ledger.epsilon(delta=ledger.delta):.3f} "
                       f"at delta = {ledger.delta:g} (per subject)")

@@ -66,7 +66,11 @@ class RunDir:
             raise RunDirError(f"{path}: unreadable ({err}); delete the run folder's stage and retrain") from err
 
     def write_json(self, path: Path, value: dict[str, Any]) -> None:
-        write_json(path=path, value=value)
+        """Rank 0 writes (every rank computed the same value); the callers put a barrier before reads."""
+        from privacy.distributed import is_main
+
+        if is_main():
+            write_json(path=path, value=value)
 
     def read_config(self) -> Config:
         from synthshare.config import config_from_dict

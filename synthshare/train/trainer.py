@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import torch
 
 from privacy import PrivacyLedger, StageSpec, default_delta, plan_budget
+from privacy.distributed import barrier
 from privacy.plan import BudgetPlan, check_delta_for_cohort
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
@@ -169,6 +170,7 @@ def train_run(
     run_dir.root.mkdir(parents=True, exist_ok=True)
     run_dir.write_json(run_dir.config_json, config.to_dict())
     _, ledger = train_conditions(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir)
+    barrier()  # under torchrun: rank 0 has written conditions.json before any rank reads it
     for stage in STAGES[: STAGES.index(until) + 1]:
         ledger, _ = train_stage(stage=stage, cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir, progress=progress)
     return ledger
