@@ -8,6 +8,7 @@ the policy does not waive all block. A verdict with no criteria at all blocks.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import math
@@ -100,17 +101,7 @@ def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criter
             _check(name="memorization.copy_fraction", value=mem.copy_fraction, threshold=policy.max_copy_fraction, kind="max", measurable=not few, policy=policy, note=note)
         )
     if policy.max_closer_to_train_fraction is not None:
-        out.append(
-            _check(
-                name="memorization.closer_to_train_fraction",
-                value=mem.closer_to_train_fraction,
-                threshold=policy.max_closer_to_train_fraction,
-                kind="max",
-                measurable=not few,
-                policy=policy,
-                note=note,
-            )
-        )
+        out.append(_closer_to_train(mem=mem, policy=policy, measurable=not few, note=note))
     if policy.min_binomial_p is not None:
         out.append(_check(name="memorization.binomial_p", value=mem.binomial_p, threshold=policy.min_binomial_p, kind="min", measurable=not few, policy=policy, note=note))
     if policy.min_permutation_p is not None:
@@ -132,6 +123,28 @@ def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criter
             )
         )
     return out
+
+
+def _closer_to_train(*, mem, policy: Policy, measurable: bool, note: str) -> Criterion:  # noqa: ANN001
+    """The size-corrected closer-to-train share against its maximum, optionally needing significance.
+
+    The share is an effect size over synthetic subjects, but its evidence comes from the REAL
+    subjects they sit nearest to: 40 samples of a weak generator clustered on 3 real subjects give a
+    share of 0 or 1 by the luck of which 3 those are. With ``closer_to_train_significance`` a share
+    above the maximum blocks only when the subject-level permutation test also finds it at that
+    level; a missing or NaN p-value leaves the plain check (fail closed).
+    """
+    name = "memorization.closer_to_train_fraction"
+    crit = _check(name=name, value=mem.closer_to_train_fraction, threshold=policy.max_closer_to_train_fraction,
+                  kind="max", measurable=measurable, policy=policy, note=note)
+    level = policy.closer_to_train_significance
+    p = mem.permutation_p
+    if crit.passed or not crit.measurable or level is None or p is None or not math.isfinite(float(p)):
+        return crit
+    if float(p) >= level:
+        return dataclasses.replace(crit, passed=True, note=f"share above {crit.threshold:g} but not significant over "
+                                   f"real subjects: permutation p = {float(p):.3g} >= {level:g}")
+    return dataclasses.replace(crit, note=f"significant over real subjects: permutation p = {float(p):.3g} < {level:g}")
 
 
 def _dp_criteria(results: AuditResults, policy: Policy) -> list[Criterion]:

@@ -47,6 +47,11 @@ class Policy(_Strict):
     max_copies: int | None = Field(None, ge=0)
     max_copy_fraction: float | None = Field(None, ge=0.0, le=1.0)
     max_closer_to_train_fraction: float | None = Field(None, gt=0.5, le=1.0)
+    closer_to_train_significance: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="with it, a share above max_closer_to_train_fraction blocks only if the subject-level "
+                    "permutation p is also below this level (a share over a few clustered neighbours is noise)",
+    )
     min_binomial_p: float | None = Field(None, gt=0.0, lt=1.0)
     min_permutation_p: float | None = Field(
         None, gt=0.0, lt=1.0, description="closer-to-train test with real subjects as the exchangeable unit"

@@ -114,3 +114,25 @@ def test_dp_required(default_policy: LoadedPolicy) -> None:
     assert not evaluate_gate(policy=policy, results=base).passed  # DP off
     assert not evaluate_gate(policy=policy, results=dataclasses.replace(base, dp_enabled=True, dp_epsilon=12.0)).passed
     assert evaluate_gate(policy=policy, results=dataclasses.replace(base, dp_enabled=True, dp_epsilon=4.0)).passed
+
+
+@pytest.mark.parametrize(
+    "share, p, level, passes",
+    [
+        (0.95, 0.30, 0.05, True),  # high share, no evidence over real subjects: clustered noise
+        (0.95, 0.01, 0.05, False),  # high and significant: blocked
+        (0.95, 0.30, None, False),  # without the significance level the share alone decides
+        (0.95, float("nan"), 0.05, False),  # no p-value: fail closed
+        (0.60, 0.0001, 0.05, True),  # low share passes this criterion whatever p (permutation_p has its own)
+    ],
+)
+def test_closer_to_train_share_needs_significance_when_the_policy_asks(default_policy, share, p, level, passes) -> None:
+    results = clean_results()
+    mem = dataclasses.replace(results.memorization, closer_to_train_fraction=share, permutation_p=p)
+    policy = _with(default_policy, closer_to_train_significance=level)
+    verdict = evaluate_gate(policy=policy, results=dataclasses.replace(results, memorization=mem))
+    crit = next(c for c in verdict.criteria if c.name == "memorization.closer_to_train_fraction")
+    assert crit.passed is passes
+    assert crit.value == share and crit.threshold == default_policy.policy.max_closer_to_train_fraction
+    if level is not None and share > 0.85 and p == p:
+        assert "permutation p" in crit.note
