@@ -201,4 +201,4 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
         entries.append(_Entry(key=key, group=sidecar["group"], measures=Measures(**sidecar["measures"])))
     if stored.get("source_stamp") != stamp or stored.get("ids") != known:
         atomic_write_bytes(path=map_path, data=json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode(), mode=INTERNAL)
-    return PreparedCohort(folder=folder, entries=entries, config_sha256=config_sha256, id_of={k: i for i, k in seen.items()})
+    return PreparedCohort(folder=folder, entries=entries, config_sha256=config_sha256, id_of=dict(seen))  # key -> id

@@ -14,9 +14,14 @@ Each structure is scaled about its own centre so that its voxel count at voxel c
 requested volume of that frame (an order statistic: exact to one voxel); hence the rendered volumes
 equal the requested ones up to voxel rounding. The image averages 2x2x3 sub-samples per voxel
 (partial volume); labels come from voxel centres.
-Volume curve: raised-cosine systole from ED to ES (ES near 35% of the cycle), slower diastolic
-filling (raised cosine of a warped time), periodic. Contrast is bSSFP-like: blood bright,
-myocardium dark, fat bright, lung dark, with a smooth multiplicative bias field and Rician noise.
+Volume curve (`volume_curve`, periodic, ED = EDV and ES = ESV exactly): ejection ED -> ES (ES at a
+drawn 30-40% of the cycle), then rapid early filling, diastasis (a plateau) and the atrial kick.
+Its shape (`CurveShape`: ejection skew, early-filling speed and duration, atrial share and duration)
+is drawn per subject independently of group, volumes and EF, as in real hearts, whose curve shape
+the clinical conditions do not determine; so a generator that samples each frame given only the
+phase cannot reproduce a subject's curve, while one that sees the frames together can.
+Contrast is bSSFP-like: blood bright, myocardium dark, fat bright, lung dark, with a smooth
+multiplicative bias field and Rician noise.
 """
 
 from __future__ import annotations
@@ -50,8 +55,36 @@ VENDORS: tuple[tuple[str, str, float, float, float], ...] = (
     ("GE MEDICAL SYSTEMS", "SIGNA EXCITE", 1.5, 1200.0, 0.8),
     ("SIEMENS", "Skyra", 3.0, 900.0, 0.7),
 )
+# (low, high) uniform ranges of the curve shape, the same for every group (see `CurveShape`).
+CURVE_SHAPE_RANGES: dict[str, tuple[float, float]] = {
+    "ejection_exponent": (0.75, 1.3),
+    "filling_exponent": (0.5, 1.0),
+    "rapid_filling": (0.30, 0.55),
+    "atrial_share": (0.10, 0.30),
+    "atrial_duration": (0.15, 0.30),
+}
+# Stream id of the curve-shape draw, a child of the subject's noise seed (see `draw_curve_shape`).
+_CURVE_STREAM = 0x63757276
 SUPERSAMPLE = (2, 2, 3)  # sub-samples per voxel along (x, y, z) for partial volume
 _MARGIN_MM = 8.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurveShape:
+    """Shape of one subject's volume curve; phases are fractions of systole or diastole.
+
+    ejection_exponent: systolic time warp, < 1 ejects early (fast upstroke), > 1 late.
+    filling_exponent: early-filling time warp, < 1 fills fast at once (a steep E wave).
+    rapid_filling: duration of rapid early filling; atrial_duration: duration of the atrial kick;
+    the rest of diastole between them is diastasis (no filling).
+    atrial_share: share of the stroke volume refilled by the atrial kick (the rest fills early).
+    """
+
+    ejection_exponent: float = 1.0
+    filling_exponent: float = 0.75
+    rapid_filling: float = 0.45
+    atrial_share: float = 0.2
+    atrial_duration: float = 0.2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +117,7 @@ class PhantomParams:
     fat_mm: float  # subcutaneous fat thickness
     noise: float  # Rician sigma as a fraction of the blood intensity
     noise_seed: int
+    curve: CurveShape  # shape of the LV and RV volume curves (drawn from a child stream of noise_seed)
 
     @property
     def lv_esv(self) -> float:
@@ -111,6 +145,17 @@ def _radius(volume_ml: float, length_mm: float) -> float:
 
 def _u(rng: np.random.Generator, low: float, high: float) -> float:
     return float(rng.uniform(low, high))
+
+
+def draw_curve_shape(*, noise_seed: int) -> CurveShape:
+    """Draw a curve shape from its own stream, a child of the subject's recorded noise seed.
+
+    A separate stream (rather than more draws from the cohort's generator) leaves every other drawn
+    parameter of every subject of a seeded cohort as it was before curve shapes existed: the same
+    anatomy, vendors and splits, only the motion changes.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([noise_seed, _CURVE_STREAM]))
+    return CurveShape(**{name: _u(rng, *bounds) for name, bounds in CURVE_SHAPE_RANGES.items()})
 
 
 def draw_phantom_params(*, rng: np.random.Generator, group: str, size: tuple[int, int] = (96, 96)) -> PhantomParams:
@@ -154,6 +199,11 @@ def draw_phantom_params(*, rng: np.random.Generator, group: str, size: tuple[int
     es = ed + max(2, round(_u(rng, 0.30, 0.40) * frames))
     vendor = int(rng.integers(0, len(VENDORS)))
     contrast = (1.0, _u(rng, 0.18, 0.30), _u(rng, 0.28, 0.40), _u(rng, 0.70, 0.90), _u(rng, 0.03, 0.10))
+    height, weight = round(_u(rng, 150.0, 195.0), 1), round(_u(rng, 50.0, 110.0), 1)
+    bias = tuple(_u(rng, -0.2, 0.2) for _ in range(6))
+    body_axes = (_u(rng, 0.40, 0.50), _u(rng, 0.45, 0.55))
+    fat_mm, noise = _u(rng, 5.0, 14.0), _u(rng, 0.02, 0.05)
+    noise_seed = int(rng.integers(0, 2**31 - 1))
     return PhantomParams(
         group=group,
         lv_edv=lv_edv,
@@ -173,26 +223,38 @@ def draw_phantom_params(*, rng: np.random.Generator, group: str, size: tuple[int
         centre_mm=centre,
         rv_angle_deg=rv_angle,
         vendor=vendor,
-        height=round(_u(rng, 150.0, 195.0), 1),
-        weight=round(_u(rng, 50.0, 110.0), 1),
+        height=height,
+        weight=weight,
         contrast=contrast,
-        bias=tuple(_u(rng, -0.2, 0.2) for _ in range(6)),  # type: ignore[arg-type]
-        body_axes=(_u(rng, 0.40, 0.50), _u(rng, 0.45, 0.55)),
-        fat_mm=_u(rng, 5.0, 14.0),
-        noise=_u(rng, 0.02, 0.05),
-        noise_seed=int(rng.integers(0, 2**31 - 1)),
+        bias=bias,  # type: ignore[arg-type]
+        body_axes=body_axes,
+        fat_mm=fat_mm,
+        noise=noise,
+        noise_seed=noise_seed,
+        curve=draw_curve_shape(noise_seed=noise_seed),
     )
 
 
-def volume_curve(*, edv: float, ef: float, frames: int, ed: int, es: int) -> np.ndarray:
-    """Volume (mL) per frame: raised-cosine systole ED -> ES, then slower (warped) diastolic filling."""
+def volume_curve(*, edv: float, ef: float, frames: int, ed: int, es: int, shape: CurveShape = CurveShape()) -> np.ndarray:
+    """Volume (mL) per frame: ejection ED -> ES, rapid filling, diastasis, atrial kick (periodic).
+
+    The filled share f of the stroke volume is 1 at ED, 0 at ES and monotone in between, so ED is the
+    only maximum (exactly EDV) and ES the only minimum (exactly ESV): EF is exactly as requested.
+    """
     esv = edv * (1.0 - ef / 100.0)
     systole = es - ed
     c = (np.arange(frames) - ed) % frames
-    filling = np.clip((c - systole) / (frames - systole), 0.0, 1.0) ** 0.6
-    contract = np.where(c <= systole, (1.0 - np.cos(np.pi * np.minimum(c, systole) / systole)) / 2.0, 1.0)
-    refill = np.where(c <= systole, 0.0, (1.0 - np.cos(np.pi * filling)) / 2.0)
-    return edv - (edv - esv) * (contract - refill)
+    s = np.clip(c / systole, 0.0, 1.0) ** shape.ejection_exponent
+    u = np.clip((c - systole) / (frames - systole), 0.0, 1.0)  # diastolic phase, 0 at ES
+    early = (1.0 - shape.atrial_share) * _rise(np.clip(u / shape.rapid_filling, 0.0, 1.0) ** shape.filling_exponent)
+    kick = shape.atrial_share * _rise(np.clip((u - 1.0 + shape.atrial_duration) / shape.atrial_duration, 0.0, 1.0))
+    filled = np.where(c <= systole, 1.0 - _rise(s), early + kick)
+    return esv + (edv - esv) * filled
+
+
+def _rise(x: np.ndarray) -> np.ndarray:
+    """Raised cosine from 0 at x = 0 to 1 at x = 1 (flat at both ends)."""
+    return (1.0 - np.cos(np.pi * x)) / 2.0
 
 
 def _threshold(rho2: np.ndarray, count: int) -> float:
@@ -219,7 +281,7 @@ class _Grid:
         self.y = ((np.arange(ny * fy) + 0.5) / fy - ny / 2.0) * sy - params.centre_mm[1]
         self.depth = ((np.arange(params.slices * fz) + 0.5) / fz - params.base_offset) * sz
 
-    def crop(self, box: tuple[slice, slice, slice]) -> "_Grid":
+    def crop(self, box: tuple[slice, slice, slice]) -> _Grid:
         """The sub-grid covering a box of voxels (given in voxel indices of the unit grid)."""
         sub = object.__new__(_Grid)
         sub.factor = self.factor
@@ -315,8 +377,8 @@ def render_phantom_subject(params: PhantomParams) -> tuple[np.ndarray, np.ndarra
     """Render one subject: image float32 (X, Y, Z, T), labels uint8 (X, Y, Z, T) internal map, spacing."""
     (nx, ny), nz, nt = params.size, params.slices, params.frames
     voxel_ml = params.spacing[0] * params.spacing[1] * params.spacing[2] / 1000.0
-    lv = volume_curve(edv=params.lv_edv, ef=params.lv_ef, frames=nt, ed=params.ed, es=params.es)
-    rv = volume_curve(edv=params.rv_edv, ef=params.rv_ef, frames=nt, ed=params.ed, es=params.es)
+    lv = volume_curve(edv=params.lv_edv, ef=params.lv_ef, frames=nt, ed=params.ed, es=params.es, shape=params.curve)
+    rv = volume_curve(edv=params.rv_edv, ef=params.rv_ef, frames=nt, ed=params.ed, es=params.es, shape=params.curve)
     myo_count = round(params.myo_volume / voxel_ml)
     centres, fine = _Grid(params, (1, 1, 1)), _Grid(params, SUPERSAMPLE)
     blood, myo_i, _, fat, _ = params.contrast

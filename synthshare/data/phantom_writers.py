@@ -4,7 +4,8 @@ ACDC:   OUT/training/patientNNN/{Info.cfg, patientNNN_4d.nii.gz, patientNNN_fram
         (ED and ES frames only, 1-based XX, labels 1 RV 2 MYO 3 LV)
 M&Ms-2: OUT/dataset_information.csv (+ empty padding rows, as in the real file)
         OUT/dataset/NNN/NNN_SA_{CINE,ED,ES}[_gt].nii.gz (labels 1 LV 2 MYO 3 RV)
-Both:   OUT/phantom_truth.csv, requested and measured (from the rendered labels) volumes per subject;
+Both:   OUT/phantom_truth.csv, requested and measured (from the rendered labels) volumes per subject
+        and the drawn volume-curve shape (`CurveShape` fields, so the true curve can be replayed);
         `ed`, `es` there are 0-based frame indices (as `Subject.ed`), unlike Info.cfg's 1-based ones.
 The DISEASE column of M&Ms-2 holds the phantom's own group codes (NOR, MINF, DCM, HCM, RV).
 Images are stored as int16 like the public files. The cohort is built in a temporary folder beside
@@ -24,7 +25,14 @@ from typing import Literal
 import numpy as np
 
 from synthshare.data.measures import measure
-from synthshare.data.phantom import VENDORS, PhantomParams, draw_phantom_params, phantom_groups, render_phantom_subject
+from synthshare.data.phantom import (
+    CURVE_SHAPE_RANGES,
+    VENDORS,
+    PhantomParams,
+    draw_phantom_params,
+    phantom_groups,
+    render_phantom_subject,
+)
 from synthshare.errors import BadInputError
 from synthshare.labels import to_convention
 
@@ -34,7 +42,7 @@ TRUTH_CSV = "phantom_truth.csv"
 TRUTH_COLUMNS: tuple[str, ...] = (
     "id", "group", "lv_edv", "lv_esv", "lv_ef", "rv_edv", "rv_esv", "rv_ef", "myo_mass", "frames", "slices", "ed", "es",
     "requested_lv_edv", "requested_lv_esv", "requested_lv_ef", "requested_rv_edv", "requested_rv_esv", "requested_rv_ef",
-    "requested_myo_mass",
+    "requested_myo_mass", *CURVE_SHAPE_RANGES,
 )  # fmt: skip
 _INT16_MAX = 32767
 
@@ -72,6 +80,7 @@ def _truth_row(subject_id: str, params: PhantomParams, labels: np.ndarray, spaci
         "requested_lv_edv": params.lv_edv, "requested_lv_esv": params.lv_esv, "requested_lv_ef": params.lv_ef,
         "requested_rv_edv": params.rv_edv, "requested_rv_esv": params.rv_esv, "requested_rv_ef": params.rv_ef,
         "requested_myo_mass": params.myo_volume * 1.05,
+        **{name: getattr(params.curve, name) for name in CURVE_SHAPE_RANGES},
     }  # fmt: skip
 
 

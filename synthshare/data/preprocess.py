@@ -9,7 +9,10 @@ Steps, in this order:
    subject has the same physical slice thickness; then
 3. slices: centre-crop or zero-pad to `DataConfig.slices` slices around the heart, and
 4. in-plane: crop (zero-padding where the window leaves the image) `DataConfig.crop` around the heart
-   centre: the centroid of the labelled foreground, or the image centre for a subject without labels.
+   centre: the centre of the bounding box of the labelled foreground over all labelled frames (so a
+   heart no larger than the crop always fits whole; a centroid sits off-centre towards the LV and cut
+   the RV of hearts that fit), or the image centre for a subject without labels. A heart larger
+   than the window is cut: logged as a warning naming the subject and the window it needs.
 5. intensity: MONAI `ScaleIntensityRangePercentiles` over the whole prepared 4D image to [0, 1], clipped.
 Measures come from the SOURCE labels at native spacing; `key` is a content fingerprint, never the id.
 """
@@ -125,12 +128,48 @@ def _crop_pad(volume: np.ndarray, *, axis: int, size: int, centre: float) -> np.
     return cropped
 
 
+def heart_box(labels: np.ndarray) -> tuple[tuple[int, int], ...] | None:
+    """(first, last) voxel of the labelled foreground per axis of (C, X, Y, Z), over all C; None if empty."""
+    if not labels.size:
+        return None
+    foreground = labels.any(axis=0)
+    box = []
+    for axis in range(3):
+        hits = np.flatnonzero(foreground.any(axis=tuple(a for a in range(3) if a != axis)))
+        if hits.size == 0:
+            return None
+        box.append((int(hits[0]), int(hits[-1])))
+    return tuple(box)
+
+
 def _heart_centre(labels: np.ndarray, shape: tuple[int, int, int]) -> tuple[float, float, float]:
-    """Centroid (x, y, z) of the labelled foreground over all labelled frames; else the volume centre."""
-    foreground = np.argwhere(labels.any(axis=0)) if labels.size else np.empty((0, 3))
-    if len(foreground) == 0:
+    """Centre (x, y, z) of the foreground's bounding box over all labelled frames; else the volume centre."""
+    box = heart_box(labels)
+    if box is None:
         return tuple((s - 1) / 2.0 for s in shape)  # type: ignore[return-value]
-    return tuple(float(c) for c in foreground.mean(axis=0))  # type: ignore[return-value]
+    return tuple((low + high) / 2.0 for low, high in box)  # type: ignore[return-value]
+
+
+def check_heart_fits(*, subject_id: str, labels: np.ndarray, data: DataConfig) -> tuple[int, int, int] | None:
+    """The heart's extent (X, Y, slices) in target voxels if it does not fit the window, else None.
+
+    Warns, naming the subject and the window needed: a cut heart trains the generator on truncated
+    anatomy and biases every volume measured from the prepared labels.
+    """
+    box = heart_box(labels)
+    if box is None:
+        return None
+    extent = tuple(high - low + 1 for low, high in box)
+    window = (data.crop[0], data.crop[1], data.slices)
+    if all(e <= w for e, w in zip(extent, window)):
+        return None
+    log.warning(
+        "subject %s: the heart spans %d x %d voxels in-plane and %d slices at %s mm; the window of %d x %d x %d "
+        "cuts it; use data.crop >= [%d, %d] and data.slices >= %d (or a coarser data.spacing)",
+        subject_id, *extent, "x".join(f"{s:g}" for s in data.spacing), *window,
+        max(extent[0], window[0]), max(extent[1], window[1]), max(extent[2], window[2]),
+    )
+    return extent  # type: ignore[return-value]
 
 
 def prepare_subject(*, subject: Subject, data: DataConfig) -> PreparedSubject:
@@ -152,6 +191,7 @@ def prepare_subject(*, subject: Subject, data: DataConfig) -> PreparedSubject:
     label_stack = np.stack([subject.labels[slots[j]] for j in order]).astype(np.float32)
     label_stack = np.rint(_spacing(label_stack, native=native, target=target, mode="nearest")).astype(np.uint8)
     # 3-4. slices and in-plane crop around the heart
+    check_heart_fits(subject_id=subject.id, labels=label_stack, data=data)
     cx, cy, cz = _heart_centre(label_stack, image.shape[1:])
     for axis, size, centre in ((3, data.slices, cz), (1, data.crop[0], cx), (2, data.crop[1], cy)):
         image = _crop_pad(image, axis=axis, size=size, centre=centre + 0.5)

@@ -3,6 +3,8 @@
 A real cohort labels only some frames (ED and ES), so a real curve is NaN on unlabelled frames.
 The band is the only form in which real curves may enter a released report: per-frame mean and sd
 over at least ``min_count`` subjects, with smaller counts suppressed.
+Shape measures compare curves normalised to the stroke volume (1 at the largest volume, 0 at the
+smallest), so that a generator asked for other volumes and EFs is still compared on shape alone.
 """
 
 from __future__ import annotations
@@ -59,6 +61,43 @@ def single_systole(curve: np.ndarray) -> bool:
     return changes == 2
 
 
+def normalised(curve: np.ndarray) -> np.ndarray:
+    """(v - min) / (max - min) over the finite frames: 1 at ED, 0 at ES; all NaN if the stroke is 0."""
+    v = np.asarray(curve, dtype=np.float64)
+    low, high = np.nanmin(v), np.nanmax(v)
+    if not high > low:
+        return np.full(v.shape, np.nan)
+    return (v - low) / (high - low)
+
+
+def shape_distance(curve: np.ndarray, reference: np.ndarray) -> float:
+    """Mean absolute deviation of the normalised curve from a normalised reference (e.g. the real mean),
+    over the frames where both are finite; in units of the stroke volume (0 = the same shape)."""
+    diff = np.abs(normalised(curve) - np.asarray(reference, dtype=np.float64))
+    return float(np.mean(diff[np.isfinite(diff)])) if np.isfinite(diff).any() else float("nan")
+
+
+def curve_band(*, curves: np.ndarray, min_count: int = MIN_AGGREGATE_COUNT) -> tuple[list, list, list]:
+    """Per-frame (mean, sd, n) over curves (N, T), NaN frames skipped; None where fewer than min_count."""
+    if min_count < 2:
+        raise DataError(f"curve_band: min_count={min_count} would release single real values; use 2 or more")
+    curves = np.asarray(curves, dtype=np.float64)
+    mean: list[float | None] = []
+    sd: list[float | None] = []
+    n: list[int | None] = []
+    for t in range(curves.shape[1]):
+        col = curves[:, t][np.isfinite(curves[:, t])]
+        if col.size < min_count:
+            mean.append(None)
+            sd.append(None)
+            n.append(None)
+            continue
+        mean.append(float(col.mean()))
+        sd.append(float(col.std(ddof=1)))
+        n.append(int(col.size))
+    return mean, sd, n
+
+
 def volume_curve_band(*, subjects: Sequence[PreparedSubject], min_count: int = MIN_AGGREGATE_COUNT) -> dict:
     """Per-frame mean and sd of the real LV volume curves over labelled frames, as a JSON-able dict.
 
@@ -73,20 +112,7 @@ def volume_curve_band(*, subjects: Sequence[PreparedSubject], min_count: int = M
     if len(frames) != 1:
         raise DataError(f"volume_curve_band: real subjects have different frame counts {sorted(frames)}; prepare them on one grid")
     curves = np.stack([lv_curve(s) for s in subjects])
-    counts = np.sum(np.isfinite(curves), axis=0)
-    mean: list[float | None] = []
-    sd: list[float | None] = []
-    n: list[int | None] = []
-    for t in range(curves.shape[1]):
-        col = curves[:, t][np.isfinite(curves[:, t])]
-        if counts[t] < min_count:
-            mean.append(None)
-            sd.append(None)
-            n.append(None)
-            continue
-        mean.append(float(col.mean()))
-        sd.append(float(col.std(ddof=1)))
-        n.append(int(counts[t]))
+    mean, sd, n = curve_band(curves=curves, min_count=min_count)
     t_count = curves.shape[1]
     return {
         "label": "LV",

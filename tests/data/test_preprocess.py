@@ -148,6 +148,7 @@ def test_cache_round_trip_and_internal_id_map(tmp_path: Path) -> None:
     )
     id_map = json.loads((tmp_path / ID_MAP).read_text())
     assert id_map["ids"] == {"patient123": direct.key} and "INTERNAL" in id_map["note"]
+    assert cohort.internal_id(direct.key) == "patient123" and cohort.internal_id("0" * 64) == "<unknown>"
     # the real id appears in the internal map only, never in a cache entry
     entries = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != ID_MAP]
     assert entries and not any(b"patient123" in p.read_bytes() for p in entries)
