@@ -77,6 +77,7 @@ def main() -> None:
         "shape_TSHW": list(real_test[0].image.shape),
         "n": {"real_train": len(real_train), "synthetic": len(synthetic), "test": len(real_test)},
         "utility_steps": config.utility.steps,
+        "utility_protocol": utility["protocol"]["real+synthetic"],
         "seconds": {"phantoms": t1 - t0, "utility": t2 - t1, "fidelity": t3 - t2, "html": t4 - t3},
         "dice_mean": {k: (v or {}).get("mean") for k, v in utility["dice"].items()},
         "hd95_mean_mm": {k: (v or {}).get("mean") for k, v in utility["hd95"].items()},

@@ -94,12 +94,31 @@ class PrivacyConfig(_Strict):
 
 
 class UtilityConfig(_Strict):
+    """The segmentation experiment of utility.json; every regime gets the same steps and augmentation."""
+
     enabled: bool = True
     channels: tuple[int, ...] = (8, 16, 32)
-    steps: int = Field(200, ge=1)
+    steps: int = Field(200, ge=1, description="optimiser steps of every regime (one budget for all)")
     batch_size: int = Field(8, ge=1)
     lr: float = Field(1e-3, gt=0.0)
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="per training phase")
     max_real_train: int = Field(20, ge=1, description="real training subjects for the scarce-data regime")
+    combine: Literal["mix", "pretrain_finetune"] = Field(
+        "mix", description="real+synthetic: mixed batches, or synthetic pretraining then real fine-tuning"
+    )
+    real_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="mix: share of each batch drawn from real slices")
+    finetune_fraction: float = Field(
+        0.5, gt=0.0, lt=1.0, description="pretrain_finetune: share of the steps spent fine-tuning on real"
+    )
+    augment_flip: bool = Field(False, description="random flips of each slice (image and labels)")
+    augment_rot90: bool = Field(False, description="random quarter turns of square slices (image and labels)")
+    augment_intensity: float = Field(0.0, ge=0.0, lt=1.0, description="image scaled by 1 +- this, uniform")
+
+    @model_validator(mode="after")
+    def _two_phases_fit(self) -> "UtilityConfig":
+        if self.combine == "pretrain_finetune" and self.steps < 2:
+            raise ValueError(f"steps={self.steps}: pretrain_finetune needs at least 2 steps (one per phase)")
+        return self
 
 
 class ReleaseConfig(_Strict):

@@ -1,8 +1,9 @@
 """The small 2-D segmentation network the utility report trains: MONAI UNet over short-axis slices.
 
 Written out step by step (build, train, predict) so the three regimes of utility.py differ only in
-their slice pools. Instance norm (no BatchNorm), fixed initialisation seed, batches drawn from a
-``torch.Generator``: the same seed gives the same weights.
+their slice pools (and, for pretrain -> fine-tune, in calling ``train_unet`` twice on one model).
+Instance norm (no BatchNorm), fixed initialisation seed, batches and augmentation drawn from
+``torch.Generator``s: the same seed gives the same weights.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from synthshare.config import UtilityConfig
 from synthshare.errors import ConfigError
 from synthshare.labels import NUM_CLASSES
+from synthshare.reports import augment
 
 logger = logging.getLogger(__name__)
 
@@ -73,40 +75,79 @@ def build_unet(*, config: UtilityConfig, seed: int) -> torch.nn.Module:
         )
 
 
-def train_unet(
-    *, model: torch.nn.Module, pools: list[SlicePool], config: UtilityConfig, seed: int, progress: bool, name: str
-) -> float:
-    """Train ``model`` for ``config.steps`` Adam steps; returns the last loss.
+def draw_batch(
+    *, pools: list[SlicePool], probabilities: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, labels, pool index per element): each element picks a pool, then a slice of it."""
+    which = torch.multinomial(probabilities, batch_size, replacement=True, generator=generator)
+    xs, ys = [], []
+    for k in which.tolist():
+        i = int(torch.randint(len(pools[k]), (1,), generator=generator))
+        xs.append(pools[k].images[i])
+        ys.append(pools[k].labels[i])
+    return torch.stack(xs), torch.stack(ys), which
 
-    Each batch draws its slices evenly from the non-empty pools (real + synthetic: half each), so a
-    large synthetic cohort does not drown the scarce real slices.
+
+def train_unet(
+    *,
+    model: torch.nn.Module,
+    pools: list[SlicePool],
+    config: UtilityConfig,
+    seed: int,
+    progress: bool,
+    name: str,
+    steps: int | None = None,
+    weights: list[float] | None = None,
+) -> float:
+    """Train ``model`` in place for ``steps`` (default ``config.steps``) Adam steps; returns the last loss.
+
+    Each batch element picks its pool with probability ``weights`` (default: equal), then a slice of
+    it, so a large synthetic cohort does not drown the scarce real slices. Each call is one training
+    phase: a fresh Adam and, under ``lr_schedule: cosine``, a fresh decay from ``lr`` to zero (a
+    fine-tuning phase restarts the schedule, as fine-tuning does). The augmentation draws come from
+    their own generator so that switching augmentation on or off leaves the batch draws unchanged.
     """
     from monai.losses import DiceCELoss
 
-    pools = [p for p in pools if len(p)]
+    steps = config.steps if steps is None else steps
+    if steps < 1:
+        raise ConfigError(f"utility: a training phase of {steps} steps; raise utility.steps")
+    if weights is not None and len(weights) != len(pools):
+        raise ValueError(f"train_unet: {len(weights)} weights for {len(pools)} pools")
+    kept = [(p, 1.0 if weights is None else float(w)) for p, w in zip(pools, weights or [1.0] * len(pools)) if len(p)]
+    pools = [p for p, _ in kept]
+    probabilities = torch.tensor([w for _, w in kept], dtype=torch.float64)
     generator = torch.Generator().manual_seed(seed)
+    aug_generator = torch.Generator().manual_seed(seed + 1_000_003)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+        if config.lr_schedule == "cosine"
+        else None
+    )
     multiple = divisor(config)
     model.train()
     loss = torch.tensor(float("nan"))
-    for step in range(config.steps):
+    for step in range(steps):
         # 1. draw a batch: which pool each element comes from, then a slice of that pool
-        which = torch.randint(len(pools), (config.batch_size,), generator=generator)
-        xs, ys = [], []
-        for k in which.tolist():
-            i = int(torch.randint(len(pools[k]), (1,), generator=generator))
-            xs.append(pools[k].images[i])
-            ys.append(pools[k].labels[i])
-        x = pad_to(torch.stack(xs), multiple)
-        y = pad_to(torch.stack(ys), multiple)
-        # 2. one optimiser step on Dice + cross-entropy
+        x, y, _ = draw_batch(pools=pools, probabilities=probabilities, batch_size=config.batch_size, generator=generator)
+        # 2. augment image and labels together (same draws in every regime: its own generator)
+        if augment.enabled(config):
+            drawn = augment.draw_augmentation(
+                n=x.shape[0], square=x.shape[-1] == x.shape[-2], config=config, generator=aug_generator
+            )
+            x, y = augment.apply_augmentation(images=x, labels=y, augmentation=drawn)
+        x, y = pad_to(x, multiple), pad_to(y, multiple)
+        # 3. one optimiser step on Dice + cross-entropy
         optimiser.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
         optimiser.step()
-        if progress and (step % max(1, config.steps // 5) == 0 or step == config.steps - 1):
-            logger.info("utility[%s] step %d/%d loss %.4f", name, step + 1, config.steps, float(loss.detach()))
+        if schedule is not None:
+            schedule.step()
+        if progress and (step % max(1, steps // 5) == 0 or step == steps - 1):
+            logger.info("utility[%s] step %d/%d loss %.4f", name, step + 1, steps, float(loss.detach()))
     return float(loss.detach())
 
 

@@ -1,9 +1,20 @@
 """utility.json: does the synthetic cohort help a segmentation model on real data?
 
-The same small UNet (segnet.py) is trained three times with the same initialisation and batch seed:
-on real subjects only (at most ``max_real_train``: the scarce-data regime), on synthetic only, and
-on real + synthetic (each batch half real, half synthetic). Each is tested on the labelled frames
-of the real test subjects, frame by frame in 3-D:
+The same small UNet (segnet.py) is trained three times, from the same seeded initialisation, for the
+same number of optimiser steps (``steps``) with the same augmentation, so the regimes differ only in
+what they see:
+- ``real``: real subjects only, at most ``max_real_train`` of them (the scarce-data regime);
+- ``synthetic``: synthetic subjects only (its gap to ``real`` is the generator's gap);
+- ``real+synthetic``: per ``combine``, either ``mix`` (each batch element real with probability
+  ``real_fraction``, else synthetic) or ``pretrain_finetune`` (pretrain on synthetic, then fine-tune
+  the same weights on the real subjects; the two phases share the one step budget, so real+synthetic
+  sees fewer real batches than ``real`` does, never more compute).
+The tiny net is step-limited at short budgets, and mixing halves its real exposure; pretraining then
+fine-tuning is the standard way synthetic data helps when real labels are scarce. utility.json
+records the protocol in words (``protocol``). The demo preset's choice was made on a development
+split (real training subjects outside the real subset; benchmarks/utility_dev.py), not on the
+holdout reported here.
+Each model is tested on the labelled frames of the real test subjects, frame by frame in 3-D:
 - Dice per class (LV, MYO, RV) with monai DiceMetric; a class absent from the ground truth of a
   frame is left out of that frame (ignore_empty), a class the model misses scores 0.
 - HD95 in mm with monai HausdorffDistanceMetric(percentile=95) at the real (slice, row, col)
@@ -112,6 +123,67 @@ def _real_subset(real_train: Sequence[PreparedSubject], limit: int, seed: int) -
     return [real_train[int(i)] for i in chosen]
 
 
+def phase_steps(config: UtilityConfig) -> tuple[int, int]:
+    """(pretraining steps on synthetic, fine-tuning steps on real) of ``combine: pretrain_finetune``."""
+    finetune = min(config.steps - 1, max(1, round(config.steps * config.finetune_fraction)))
+    return config.steps - finetune, finetune
+
+
+def train_regime(
+    *, regime: str, real: segnet.SlicePool, synthetic: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool
+) -> tuple[torch.nn.Module, float]:
+    """A fresh UNet (same initialisation in every regime) trained ``config.steps`` steps in all; (model, last loss)."""
+    model = segnet.build_unet(config=config, seed=seed)
+    train = {"model": model, "config": config, "seed": seed, "progress": progress}
+    if regime == "real":
+        loss = segnet.train_unet(**train, pools=[real], name=regime)
+    elif regime == "synthetic":
+        loss = segnet.train_unet(**train, pools=[synthetic], name=regime)
+    elif regime == "real+synthetic" and config.combine == "mix":
+        weights = [config.real_fraction, 1.0 - config.real_fraction]
+        loss = segnet.train_unet(**train, pools=[real, synthetic], weights=weights, name=regime)
+    elif regime == "real+synthetic":
+        pretrain, finetune = phase_steps(config)
+        segnet.train_unet(**train, pools=[synthetic], steps=pretrain, name=f"{regime} pretrain")
+        loss = segnet.train_unet(**train, pools=[real], steps=finetune, name=f"{regime} fine-tune")
+    else:
+        raise ValueError(f"unknown utility regime {regime!r}; expected one of {REGIMES}")
+    return model, loss
+
+
+def protocol(config: UtilityConfig) -> dict:
+    """What each regime was trained on, in words and figures, for utility.json."""
+    if config.combine == "mix":
+        combined = (
+            f"{config.steps} steps, each batch element drawn from real slices with probability "
+            f"{config.real_fraction:g}, else from synthetic slices"
+        )
+    else:
+        pretrain, finetune = phase_steps(config)
+        combined = (
+            f"{pretrain} steps on synthetic slices (pretraining), then {finetune} steps on real slices "
+            "(fine-tuning from the pretrained weights, fresh optimiser)"
+        )
+    parts = [
+        name
+        for name, on in (
+            ("random flips", config.augment_flip),
+            ("random quarter turns", config.augment_rot90),
+            (f"intensity scale 1 +- {config.augment_intensity:g}", config.augment_intensity > 0),
+        )
+        if on
+    ]
+    return {
+        "steps_per_regime": config.steps,
+        "real": f"{config.steps} steps on real slices of at most {config.max_real_train} real training subjects",
+        "synthetic": f"{config.steps} steps on synthetic slices",
+        "real+synthetic": combined,
+        "augmentation": ", ".join(parts) + " (image and labels alike; every regime)" if parts else "none",
+        "optimiser": f"Adam lr {config.lr:g}, {config.lr_schedule} schedule per phase, batch {config.batch_size}",
+        "initialisation": "the same seeded initialisation in every regime",
+    }
+
+
 def utility_report(
     *,
     real_train: Sequence[PreparedSubject],
@@ -131,22 +203,20 @@ def utility_report(
         raise DataError("utility_report: no real test subject has a labelled frame; pass holdout subjects with ED/ES labels")
     _check_grid({"real_train": real_train, "synthetic": synthetic, "real_test": test})
     real = _real_subset(real_train, config.max_real_train, seed)
-    pools = {"real": [_pool(real)], "synthetic": [_pool(synthetic)]}
-    pools["real+synthetic"] = pools["real"] + pools["synthetic"]
+    pools = {"real": _pool(real), "synthetic": _pool(synthetic)}
+    sources = {"real": ("real",), "synthetic": ("synthetic",), "real+synthetic": ("real", "synthetic")}
     notes: list[str] = []
     report: dict = {"dice": {}, "hd95": {}, "n_train": {}, "final_loss": {}}
     for regime in REGIMES:
-        usable = [p for p in pools[regime] if len(p)]
-        report["n_train"][regime] = sum(p.subjects for p in pools[regime])
-        if len(usable) < len(pools[regime]):
+        report["n_train"][regime] = sum(pools[src].subjects for src in sources[regime])
+        if not all(len(pools[src]) for src in sources[regime]):
             notes.append(f"{regime}: no training slices (no subjects in one of its sources); not trained")
             report["dice"][regime] = None
             report["hd95"][regime] = None
             report["final_loss"][regime] = None
             continue
-        model = segnet.build_unet(config=config, seed=seed)
-        report["final_loss"][regime] = segnet.train_unet(
-            model=model, pools=usable, config=config, seed=seed, progress=progress, name=regime
+        model, report["final_loss"][regime] = train_regime(
+            regime=regime, real=pools["real"], synthetic=pools["synthetic"], config=config, seed=seed, progress=progress
         )
         scores = _evaluate(model, test, config)
         report["dice"][regime] = scores["dice"]
@@ -158,6 +228,7 @@ def utility_report(
             "n_test_frames": sum(len(_labelled_frames(s)) for s in test),
             "steps": config.steps,
             "batch_size": config.batch_size,
+            "protocol": protocol(config),
             "seed": int(seed),
             "model": f"monai UNet 2-D, channels {list(config.channels)}, instance norm, Dice+CE loss, Adam lr {config.lr}",
             "empty_handling": (

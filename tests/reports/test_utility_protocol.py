@@ -1,0 +1,179 @@
+"""The utility protocol's parts: augmentation, mixing ratio, pretrain -> fine-tune, config validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from report_cohorts import make_prepared, make_synthetic
+
+from synthshare.config import UtilityConfig, config_from_dict, load_config
+from synthshare.errors import ConfigError
+from synthshare.reports import segnet, utility_report
+from synthshare.reports.augment import Augmentation, apply_augmentation, draw_augmentation
+from synthshare.reports.utility import _pool, phase_steps, train_regime
+
+TINY = load_config("tiny").utility
+AUGMENT = UtilityConfig(augment_flip=True, augment_rot90=True, augment_intensity=0.2)
+
+
+# -- augmentation -------------------------------------------------------------------------------
+
+
+def _draw(config: UtilityConfig, seed: int, n: int = 16, square: bool = True) -> Augmentation:
+    return draw_augmentation(n=n, square=square, config=config, generator=torch.Generator().manual_seed(seed))
+
+
+def _same(a: Augmentation, b: Augmentation) -> bool:
+    return all(torch.equal(getattr(a, f), getattr(b, f)) for f in ("flip_h", "flip_w", "quarter_turns", "scale"))
+
+
+def test_augmentation_is_seeded_and_seed_matters():
+    assert _same(_draw(AUGMENT, 0), _draw(AUGMENT, 0))
+    assert not _same(_draw(AUGMENT, 0), _draw(AUGMENT, 1))
+
+
+def test_switching_a_part_off_keeps_the_other_draws():
+    no_intensity = AUGMENT.model_copy(update={"augment_intensity": 0.0})
+    a, b = _draw(AUGMENT, 3), _draw(no_intensity, 3)
+    assert torch.equal(a.flip_h, b.flip_h) and torch.equal(a.quarter_turns, b.quarter_turns)
+    assert torch.all(b.scale == 1.0) and not torch.all(a.scale == 1.0)
+    assert float(a.scale.min()) >= 0.8 and float(a.scale.max()) <= 1.2
+
+
+def test_disabled_or_non_square_draws_leave_geometry_alone():
+    off = _draw(UtilityConfig(), 0)
+    assert not off.flip_h.any() and not off.flip_w.any() and not off.quarter_turns.any() and torch.all(off.scale == 1)
+    assert not _draw(AUGMENT, 0, square=False).quarter_turns.any()
+    assert _draw(AUGMENT, 0, square=True).quarter_turns.any()  # control: square slices do turn
+
+
+def test_fixed_transform_pinned_on_a_small_slice():
+    image = torch.arange(9, dtype=torch.float32).view(1, 1, 3, 3)
+    labels = torch.arange(9).view(1, 1, 3, 3)
+    flip_h = Augmentation(flip_h=torch.tensor([True]), flip_w=torch.tensor([False]),
+                          quarter_turns=torch.tensor([0]), scale=torch.tensor([2.0]))
+    x, y = apply_augmentation(images=image, labels=labels, augmentation=flip_h)
+    assert y[0, 0].tolist() == [[6, 7, 8], [3, 4, 5], [0, 1, 2]]
+    assert x[0, 0].tolist() == [[12.0, 14.0, 16.0], [6.0, 8.0, 10.0], [0.0, 2.0, 4.0]]
+    turn = Augmentation(flip_h=torch.tensor([False]), flip_w=torch.tensor([False]),
+                        quarter_turns=torch.tensor([1]), scale=torch.tensor([1.0]))
+    _, y = apply_augmentation(images=image, labels=labels, augmentation=turn)
+    assert y[0, 0].tolist() == [[2, 5, 8], [1, 4, 7], [0, 3, 6]]
+    assert labels[0, 0, 0].tolist() == [0, 1, 2]  # the input is not modified
+
+
+def test_image_and_labels_move_together():
+    labels = torch.randint(4, (32, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    image = labels.float() * 10.0 + 1.0  # the image is a function of the labels, voxel by voxel
+    drawn = _draw(AUGMENT, 5, n=32)
+    x, y = apply_augmentation(images=image, labels=labels, augmentation=drawn)
+    assert torch.allclose(x / drawn.scale.view(-1, 1, 1, 1), y.float() * 10.0 + 1.0)
+    assert not torch.equal(y, labels)  # control: the labels did move
+    # negative control: the augmented image no longer matches the labels as they were
+    assert not torch.allclose(x / drawn.scale.view(-1, 1, 1, 1), labels.float() * 10.0 + 1.0)
+
+
+# -- batches, phases, regimes -------------------------------------------------------------------
+
+
+def test_mixing_ratio_sets_the_share_of_real_slices():
+    real = _pool(make_prepared(2, seed=1))
+    syn = _pool(make_synthetic(2, seed=2))
+    shares = {}
+    for fraction in (0.5, 0.8):
+        _, _, which = segnet.draw_batch(pools=[real, syn], probabilities=torch.tensor([fraction, 1 - fraction]),
+                                        batch_size=4000, generator=torch.Generator().manual_seed(0))
+        shares[fraction] = float((which == 0).float().mean())
+    assert shares[0.5] == pytest.approx(0.5, abs=0.03)
+    assert shares[0.8] == pytest.approx(0.8, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    "steps, fraction, expected",
+    [(10, 0.5, (5, 5)), (100, 0.25, (75, 25)), (2, 0.9, (1, 1)), (3, 0.01, (2, 1)), (600, 0.5, (300, 300))],
+)
+def test_phase_steps_split_one_budget(steps, fraction, expected):
+    config = UtilityConfig(steps=steps, combine="pretrain_finetune", finetune_fraction=fraction)
+    assert phase_steps(config) == expected
+    assert sum(phase_steps(config)) == steps
+
+
+def _weights(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_finetuning_starts_from_the_pretrained_weights_and_changes_them():
+    config = TINY.model_copy(update={"steps": 4, "combine": "pretrain_finetune", "finetune_fraction": 0.5})
+    real, syn = _pool(make_prepared(3, seed=1)), _pool(make_synthetic(3, seed=2))
+    model, _ = train_regime(regime="real+synthetic", real=real, synthetic=syn, config=config, seed=0, progress=False)
+
+    # replay: pretrain on synthetic, then fine-tune the same model on real
+    replay = segnet.build_unet(config=config, seed=0)
+    segnet.train_unet(model=replay, pools=[syn], config=config, seed=0, progress=False, name="pre", steps=2)
+    pretrained = _weights(replay)
+    segnet.train_unet(model=replay, pools=[real], config=config, seed=0, progress=False, name="ft", steps=2)
+    assert all(torch.equal(a, b) for a, b in zip(_weights(model), _weights(replay)))
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(model), pretrained))  # fine-tuning changed them
+
+    # negative control: fine-tuning from a fresh initialisation gives other weights
+    fresh = segnet.build_unet(config=config, seed=0)
+    segnet.train_unet(model=fresh, pools=[real], config=config, seed=0, progress=False, name="ft", steps=2)
+    assert not all(torch.equal(a, b) for a, b in zip(_weights(model), _weights(fresh)))
+
+
+def test_real_regime_ignores_synthetic_and_protocol_is_reported(real_train, synthetic, real_holdout):
+    config = TINY.model_copy(update={"steps": 2, "combine": "pretrain_finetune", "augment_flip": True})
+    real, syn = _pool(real_train[:2]), _pool(synthetic[:2])
+    a, _ = train_regime(regime="real", real=real, synthetic=syn, config=config, seed=0, progress=False)
+    b, _ = train_regime(regime="real", real=real, synthetic=_pool(synthetic[2:4]), config=config, seed=0, progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(b)))
+    c, _ = train_regime(regime="real+synthetic", real=real, synthetic=syn, config=config, seed=0, progress=False)
+    assert not all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(c)))
+    report = utility_report(real_train=real_train[:2], synthetic=synthetic[:2], real_test=real_holdout[:1],
+                            config=config, seed=0, progress=False)
+    protocol = report["protocol"]
+    assert protocol["steps_per_regime"] == 2
+    assert protocol["real+synthetic"].startswith("1 steps on synthetic") and "fine-tuning" in protocol["real+synthetic"]
+    assert protocol["augmentation"].startswith("random flips")
+    mixed = utility_report(real_train=real_train[:2], synthetic=synthetic[:2], real_test=real_holdout[:1],
+                           config=TINY.model_copy(update={"steps": 1}), seed=0, progress=False)
+    assert "probability 0.5" in mixed["protocol"]["real+synthetic"] and mixed["protocol"]["augmentation"] == "none"
+
+
+def test_augmentation_changes_training_and_is_reproducible(real_train, synthetic):
+    plain = TINY.model_copy(update={"steps": 2})
+    augmented = plain.model_copy(update={"augment_flip": True, "augment_rot90": True, "augment_intensity": 0.3})
+    real, syn = _pool(real_train[:2]), _pool(synthetic[:2])
+    runs = [train_regime(regime="real", real=real, synthetic=syn, config=c, seed=0, progress=False)[0]
+            for c in (augmented, augmented, plain)]
+    assert all(torch.equal(x, y) for x, y in zip(_weights(runs[0]), _weights(runs[1])))
+    assert not all(torch.equal(x, y) for x, y in zip(_weights(runs[0]), _weights(runs[2])))
+
+
+# -- config -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "utility, field",
+    [
+        ({"combine": "pretrain_finetune", "steps": 1}, "at least 2 steps"),
+        ({"combine": "interleave"}, "combine"),
+        ({"real_fraction": 1.0}, "real_fraction"),
+        ({"finetune_fraction": 0.0}, "finetune_fraction"),
+        ({"augment_intensity": -0.1}, "augment_intensity"),
+        ({"lr_schedule": "step"}, "lr_schedule"),
+        ({"augment": True}, "augment"),
+    ],
+)
+def test_bad_utility_configs_are_refused(utility, field):
+    with pytest.raises(ConfigError, match=field):
+        config_from_dict({"utility": utility}, source="test")
+
+
+def test_good_utility_config_loads():
+    config = config_from_dict(
+        {"utility": {"combine": "pretrain_finetune", "steps": 2, "finetune_fraction": 0.5, "augment_flip": True,
+                     "augment_intensity": 0.1, "lr_schedule": "cosine", "real_fraction": 0.7}},
+        source="test",
+    )
+    assert config.utility.combine == "pretrain_finetune" and phase_steps(config.utility) == (1, 1)
