@@ -1,5 +1,7 @@
-"""Tiny prepared subjects built in memory (a compact copy of tests/models/conftest.make_subject:
-the spawned ranks cannot import a conftest). A disc LV whose radius sets the subject's volumes."""
+"""Tiny prepared subjects built in memory: a disc LV whose radius sets the subject's volumes.
+
+Shared by tests/models (through its conftest) and tests/distributed, whose spawned ranks import it
+by this unique module name (they cannot import a conftest)."""
 
 from __future__ import annotations
 
@@ -36,10 +38,13 @@ def make_subject(*, index: int, radius: float, frames: int = 4, slices: int = 4,
 
 
 class MemoryCohort:
-    def __init__(self, n: int = 8) -> None:
-        subjects = [make_subject(index=i, radius=2.5 + 0.5 * (i % 6)) for i in range(n)]
+    """An in-memory cohort; by default 8 subjects with LV radii 2.5-5 voxels."""
+
+    def __init__(self, subjects: list[PreparedSubject] | None = None) -> None:
+        if subjects is None:
+            subjects = [make_subject(index=i, radius=2.5 + 0.5 * (i % 6)) for i in range(8)]
         self.by_key = {s.key: s for s in subjects}
         self.keys = [s.key for s in subjects]
 
-    def load(self, key: str):
+    def load(self, key: str) -> PreparedSubject:
         return self.by_key[key]
