@@ -10,7 +10,7 @@ import pytest
 from synthshare.config import load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "distributed"))
-from tiny_cohort import MemoryCohort, make_subject  # noqa: E402
+from tiny_cohort import MemoryCohort, make_subject
 
 
 @pytest.fixture(scope="session")
