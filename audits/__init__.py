@@ -14,9 +14,24 @@ from __future__ import annotations
 from audits.embedding import EmbeddingSpec, embed
 from audits.errors import AuditError, AuditInputError, PolicyError
 from audits.gate import Criterion, Verdict, evaluate_gate
-from audits.membership import AttackResult, data_side_attack, evaluate_attack, model_side_attack
-from audits.memorization import MemorizationResult, memorization_audit, nearest_similarity
-from audits.policy import AuditParams, LoadedPolicy, Policy, load_policy, policy_from_bytes
+from audits.membership import (
+    AttackResult,
+    data_side_attack,
+    evaluate_attack,
+    model_side_attack,
+)
+from audits.memorization import (
+    MemorizationResult,
+    memorization_audit,
+    nearest_similarity,
+)
+from audits.policy import (
+    AuditParams,
+    LoadedPolicy,
+    Policy,
+    load_policy,
+    policy_from_bytes,
+)
 from audits.report import external_privacy_report, internal_report, write_json_atomic
 from audits.results import AuditResults
 from audits.runner import run_audits

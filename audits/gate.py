@@ -125,7 +125,7 @@ def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criter
     return out
 
 
-def _closer_to_train(*, mem, policy: Policy, measurable: bool, note: str) -> Criterion:  # noqa: ANN001
+def _closer_to_train(*, mem, policy: Policy, measurable: bool, note: str) -> Criterion:
     """The size-corrected closer-to-train share against its maximum, optionally needing significance.
 
     The share is an effect size over synthetic subjects, but its evidence comes from the REAL

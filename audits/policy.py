@@ -65,7 +65,7 @@ class Policy(_Strict):
     audit: AuditParams = AuditParams()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Policy":
+    def _consistent(self) -> Policy:
         problems = []
         if self.require_dp and self.max_epsilon is None:
             problems.append("require_dp is true but max_epsilon is not set")

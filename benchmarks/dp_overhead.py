@@ -26,7 +26,8 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,9 +42,10 @@ def _conv_sampler(mode: str) -> Iterator[None]:
     """hooks_opacus = hooks with Opacus' own (unfold) convolution sampler, for reference;
     hooks_summed = hooks that also let autograd compute the convolutions' unused summed weight
     gradients (privacy.conv_weight_grads off): what hooks cost before that module."""
-    import privacy.engine as engine
     from opacus.grad_sample import GradSampleHooks, GradSampleHooksFastGradientClipping
     from opacus.grad_sample.conv import compute_conv_grad_sample
+
+    from privacy import engine
 
     tables = (GradSampleHooks.GRAD_SAMPLERS, GradSampleHooksFastGradientClipping.GRAD_SAMPLERS)
     saved = [dict(t) for t in tables]

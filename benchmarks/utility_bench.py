@@ -17,11 +17,20 @@ import time
 import numpy as np
 
 from synthshare.config import load_config
-from synthshare.data.phantom import draw_phantom_params, phantom_groups, render_phantom_subject
+from synthshare.data.phantom import (
+    draw_phantom_params,
+    phantom_groups,
+    render_phantom_subject,
+)
 from synthshare.data.prepared import PreparedSubject, SyntheticSubject
 from synthshare.data.preprocess import prepare_subject
 from synthshare.data.subject import Subject
-from synthshare.reports import fidelity_report, render_report_html, utility_report, volume_curve_band
+from synthshare.reports import (
+    fidelity_report,
+    render_report_html,
+    utility_report,
+    volume_curve_band,
+)
 
 
 def phantom_prepared(*, n: int, seed: int, all_frames: bool, data) -> list[PreparedSubject]:

@@ -4,7 +4,13 @@ the DP release of summary statistics. Generic: it knows nothing of cardiac data 
 The privacy unit is whatever one dataset index is; synthshare indexes datasets by subject.
 """
 
-from privacy.engine import TrainingStage, plain_stage, private_stage, unwrap, validate_module
+from privacy.engine import (
+    TrainingStage,
+    plain_stage,
+    private_stage,
+    unwrap,
+    validate_module,
+)
 from privacy.errors import PrivacyConfigError, PrivacyError, UnsupportedModuleError
 from privacy.ledger import NO_GUARANTEE, PrivacyLedger
 from privacy.plan import BudgetPlan, StageSpec, default_delta, plan_budget

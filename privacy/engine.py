@@ -25,13 +25,24 @@ import contextlib
 import logging
 import math
 import warnings
-from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch.utils.data import default_collate
 
-from privacy.distributed import SINGLE, Shard, all_reduce_grads_, all_reduce_sum_, broadcast_parameters_, same_on_all_ranks
-from privacy.conv_weight_grads import inputs_requiring_grad, summed_conv_weight_grads_skipped
+from privacy.conv_weight_grads import (
+    inputs_requiring_grad,
+    summed_conv_weight_grads_skipped,
+)
+from privacy.distributed import (
+    SINGLE,
+    Shard,
+    all_reduce_grads_,
+    all_reduce_sum_,
+    broadcast_parameters_,
+    same_on_all_ranks,
+)
 from privacy.errors import PrivacyConfigError, PrivacyError, UnsupportedModuleError
 from privacy.ledger import PrivacyLedger
 from privacy.modes import Mode, choose_mode
@@ -184,7 +195,9 @@ class PrivateStage(_Stage):
                     # Opacus' hooks fire on module outputs when inputs need no grad: expected, not a problem.
                     warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
                     if self.mode == "ghost":
-                        from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
+                        from opacus.utils.fast_gradient_clipping_utils import (
+                            DPTensorFastGradientClipping,
+                        )
 
                         DPTensorFastGradientClipping(self.module, self.optimizer, losses, "mean").backward()
                     else:
@@ -300,13 +313,15 @@ def _wrap(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer, mode: Mo
           max_grad_norm: float, expected_batch_size: int, noise_generator: torch.Generator,
           distributed: bool = False) -> tuple[Any, Any]:
     from opacus import GradSampleModule, GradSampleModuleFastGradientClipping
+    from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
 
     import privacy.grad_samplers  # noqa: F401  (registers the grouped-convolution sampler)
-    from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
 
     if distributed:  # the same optimisers, summing the clipped gradients over ranks before the noise
         from privacy.ddp_optimizers import RankSumDPOptimizer as DPOptimizer  # type: ignore[assignment]
-        from privacy.ddp_optimizers import RankSumDPOptimizerFastGradientClipping as DPOptimizerFastGradientClipping  # type: ignore[assignment]
+        from privacy.ddp_optimizers import (
+            RankSumDPOptimizerFastGradientClipping as DPOptimizerFastGradientClipping,  # type: ignore[assignment]
+        )
 
     common = {"noise_multiplier": noise_multiplier, "max_grad_norm": max_grad_norm,
               "expected_batch_size": expected_batch_size, "loss_reduction": "mean", "generator": noise_generator}

@@ -48,7 +48,7 @@ class PrivacyLedger:
         self._segments: list[Segment] = []
 
     @classmethod
-    def disabled(cls) -> "PrivacyLedger":
+    def disabled(cls) -> PrivacyLedger:
         """The ledger of a run trained without DP."""
         return cls(enabled=False)
 
@@ -135,7 +135,7 @@ class PrivacyLedger:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PrivacyLedger":
+    def from_dict(cls, d: dict[str, Any]) -> PrivacyLedger:
         try:
             if d.get("format") != _FORMAT:
                 raise PrivacyError(f"privacy ledger format {d.get('format')!r} is not supported (expected {_FORMAT})")

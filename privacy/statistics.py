@@ -41,7 +41,7 @@ class ReleasedStatistics:
                 "noise_multiplier": self.noise_multiplier, "sensitivity": self.sensitivity}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ReleasedStatistics":
+    def from_dict(cls, d: dict[str, Any]) -> ReleasedStatistics:
         return cls(counts=np.asarray(d["counts"], dtype=float), means=np.asarray(d["means"], dtype=float),
                    covariance=np.asarray(d["covariance"], dtype=float), lower=np.asarray(d["lower"], dtype=float),
                    upper=np.asarray(d["upper"], dtype=float), noise_multiplier=d["noise_multiplier"],

@@ -10,9 +10,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
+from typing import Any
 
 INTERNAL = 0o600  # owner-only: files that hold real data or real ids and stay inside
 

@@ -123,7 +123,10 @@ def _model_scores(
     """Model-side scores per attack, the ledger, and errors (each error blocks the gate)."""
     errors: list[str] = []
     try:
-        from synthshare.models.scores import denoising_error_scores, vae_reconstruction_scores
+        from synthshare.models.scores import (
+            denoising_error_scores,
+            vae_reconstruction_scores,
+        )
         from synthshare.sample.generator import load_generator
 
         generator = load_generator(run_dir=run_dir)

@@ -47,7 +47,7 @@ class VAEConfig(_Strict):
     lr: float = Field(1e-3, gt=0.0)
 
     @model_validator(mode="after")
-    def _groups_divide(self) -> "VAEConfig":
+    def _groups_divide(self) -> VAEConfig:
         bad = [c for c in self.channels if c % self.norm_groups]
         if bad:
             raise ValueError(f"channels {bad} are not divisible by norm_groups={self.norm_groups} (GroupNorm)")
@@ -66,7 +66,7 @@ class DiffusionConfig(_Strict):
     ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="0 disables EMA")
 
     @model_validator(mode="after")
-    def _groups_divide(self) -> "DiffusionConfig":
+    def _groups_divide(self) -> DiffusionConfig:
         bad = [c for c in self.channels if c % self.norm_groups]
         if bad:
             raise ValueError(f"channels {bad} are not divisible by norm_groups={self.norm_groups} (GroupNorm)")
@@ -115,7 +115,7 @@ class UtilityConfig(_Strict):
     augment_intensity: float = Field(0.0, ge=0.0, lt=1.0, description="image scaled by 1 +- this, uniform")
 
     @model_validator(mode="after")
-    def _two_phases_fit(self) -> "UtilityConfig":
+    def _two_phases_fit(self) -> UtilityConfig:
         if self.combine == "pretrain_finetune" and self.steps < 2:
             raise ValueError(f"steps={self.steps}: pretrain_finetune needs at least 2 steps (one per phase)")
         return self
@@ -154,7 +154,7 @@ class Config(_Strict):
         payload = self.to_dict() if not sections else {s: self.to_dict()[s] for s in sections}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-    def with_updates(self, updates: dict) -> "Config":
+    def with_updates(self, updates: dict) -> Config:
         """A new validated config with nested updates applied (e.g. from CLI flags)."""
         return config_from_dict(_deep_merge(self.to_dict(), updates), source="<overrides>")
 

@@ -8,8 +8,8 @@ synthshare/train/loop.py and synthshare/sample/sampler.py. Without torchrun this
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from privacy.distributed import SINGLE, Shard, init_from_env, teardown, torchrun_env
 

@@ -40,31 +40,31 @@ def _root(
 
 # --- command registration (one line per module; keep sorted) ---
 # REGISTER-COMMANDS
-from synthshare.cli import audit as _audit  # noqa: E402
+from synthshare.cli import audit as _audit
 
 app.command("audit")(_audit.audit)
-from synthshare.cli import release as _release  # noqa: E402
+from synthshare.cli import release as _release
 
 app.command("release")(_release.release)
-from synthshare.cli import sample as _sample  # noqa: E402
+from synthshare.cli import sample as _sample
 
 app.command("sample")(_sample.sample)
-from synthshare.cli import train as _train  # noqa: E402
+from synthshare.cli import train as _train
 
 app.command("train")(_train.train)
-from synthshare.cli import data as _data  # noqa: E402
+from synthshare.cli import data as _data
 
 app.add_typer(_data.app, name="data")
-from synthshare.cli import privacy as _privacy  # noqa: E402
+from synthshare.cli import privacy as _privacy
 
 app.add_typer(_privacy.app, name="privacy")
-from synthshare.cli import verify as _verify  # noqa: E402
+from synthshare.cli import verify as _verify
 
 app.command("verify")(_verify.verify)
-from synthshare.cli import keygen as _keygen  # noqa: E402
+from synthshare.cli import keygen as _keygen
 
 app.command("keygen")(_keygen.keygen)
-from synthshare.cli import phantom as _phantom  # noqa: E402
+from synthshare.cli import phantom as _phantom
 
 app.command("phantom")(_phantom.phantom)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ def audit(
     samples: Annotated[Path, typer.Option("--samples", help="Candidate synthetic cohort folder (any layout, e.g. `synthshare sample` output).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for privacy.json (aggregates) and INTERNAL/ (never release).")],
     policy: Annotated[
-        Optional[str], typer.Option("--policy", help="Gate policy YAML or bundled name (default, strict); default: default.")
+        str | None, typer.Option("--policy", help="Gate policy YAML or bundled name (default, strict); default: default.")
     ] = None,
 ) -> None:
     """Audit SAMPLES against RUN under a gate policy. Exit 0 if the gate passes, 3 if it blocks."""

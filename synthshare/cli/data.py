@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,7 @@ def check(
     source: Annotated[Path, typer.Argument(help="Cohort folder (ACDC, M&Ms-2, generic NIfTI+CSV, or a synthshare sample/release).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report instead of a table.")] = False,
     format: Annotated[
-        Optional[str], typer.Option("--format", help="Layout: acdc, mnms2, generic or synthshare (default: detect).")
+        str | None, typer.Option("--format", help="Layout: acdc, mnms2, generic or synthshare (default: detect).")
     ] = None,
 ) -> None:
     """Load every subject, report frames, spacing and volumes, and list every problem (exit 2 if any)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ from synthshare.cli.common import console, handle_errors
 def keygen(
     private_key: Annotated[Path, typer.Argument(help="Where to write the private key (PEM, owner-only). Keep it inside the hospital.")],
     public_key: Annotated[
-        Optional[Path], typer.Option("--public-key", help="Where to write the public key; default: PRIVATE_KEY with .pub appended.")
+        Path | None, typer.Option("--public-key", help="Where to write the public key; default: PRIVATE_KEY with .pub appended.")
     ] = None,
 ) -> None:
     """Write a new Ed25519 key pair. Refuses to overwrite an existing key. Give partners the .pub file."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -36,18 +36,18 @@ def build_plan(*, n_subjects: int, config: Any, epsilon: float, delta: float | N
 def plan(
     config: Annotated[str, typer.Option("--config", help="Config YAML or preset name (tiny, demo, acdc).")],
     data: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--data", help="Cohort folder (only its subject list is read). Default: the embedded phantom "
                      "cohort of the config (phantom.n subjects), as `release` without --data."),
     ] = None,
     epsilon: Annotated[
-        Optional[float], typer.Option("--epsilon", help="Total epsilon per subject (default: privacy.epsilon of the config).")
+        float | None, typer.Option("--epsilon", help="Total epsilon per subject (default: privacy.epsilon of the config).")
     ] = None,
     delta: Annotated[
-        Optional[float], typer.Option("--delta", help="Delta (default: privacy.delta, else 1/(10 n_train) rounded down to a power of 10).")
+        float | None, typer.Option("--delta", help="Delta (default: privacy.delta, else 1/(10 n_train) rounded down to a power of 10).")
     ] = None,
     fill: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--fill/--no-fill", help="Scale all sigmas down together until the composed total reaches the budget "
                      "(default: privacy.fill_budget of the config, on in the presets)."),
     ] = None,

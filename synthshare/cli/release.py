@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled
+from synthshare.cli.common import (
+    NO_PRIVACY_BANNER,
+    console,
+    err_console,
+    handle_errors,
+    progress_enabled,
+)
 
 
 def default_policy() -> Path:
@@ -20,17 +26,17 @@ def default_policy() -> Path:
 def release(
     out: Annotated[Path, typer.Option("--out", help="Release folder to create (must be new or empty).")],
     data: Annotated[
-        Optional[Path], typer.Option("--data", help="Real cohort (ACDC, M&Ms-2, generic). Default: the embedded phantom cohort.")
+        Path | None, typer.Option("--data", help="Real cohort (ACDC, M&Ms-2, generic). Default: the embedded phantom cohort.")
     ] = None,
     config: Annotated[str, typer.Option("--config", help="Config YAML or preset name (tiny, demo, acdc).")] = "demo",
-    policy: Annotated[Optional[Path], typer.Option("--policy", help="Gate policy YAML (default: configs/policy/default.yaml).")] = None,
-    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="Total DP budget per subject; turns DP-SGD on.")] = None,
-    delta: Annotated[Optional[float], typer.Option("--delta", help="DP delta (default: below 1/n_subjects).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for split, training and sampling.")] = None,
+    policy: Annotated[Path | None, typer.Option("--policy", help="Gate policy YAML (default: configs/policy/default.yaml).")] = None,
+    epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total DP budget per subject; turns DP-SGD on.")] = None,
+    delta: Annotated[float | None, typer.Option("--delta", help="DP delta (default: below 1/n_subjects).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for split, training and sampling.")] = None,
     work: Annotated[
-        Optional[Path], typer.Option("--work", help="Internal work folder (default: .<OUT>.work beside OUT); a re-run resumes from it.")
+        Path | None, typer.Option("--work", help="Internal work folder (default: .<OUT>.work beside OUT); a re-run resumes from it.")
     ] = None,
-    signing_key: Annotated[Optional[Path], typer.Option("--signing-key", help="Ed25519 private key (PEM) to sign the manifest.")] = None,
+    signing_key: Annotated[Path | None, typer.Option("--signing-key", help="Ed25519 private key (PEM) to sign the manifest.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing release at OUT (atomically).")] = False,
 ) -> None:
     """Train, sample, audit and, only if every gate criterion passes, write the release package."""

@@ -12,11 +12,18 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled, state
+from synthshare.cli.common import (
+    NO_PRIVACY_BANNER,
+    console,
+    err_console,
+    handle_errors,
+    progress_enabled,
+    state,
+)
 
 if TYPE_CHECKING:
     from privacy.distributed import Shard
@@ -27,7 +34,7 @@ SAMPLES_COLUMNS = ("key", "group", "seed", "es_frame",
                    "requested_lv_ef", "measured_lv_ef")
 
 
-def samples_csv(subjects: list["SyntheticSubject"]) -> str:
+def samples_csv(subjects: list[SyntheticSubject]) -> str:
     """Requested vs measured LV EDV, ESV, EF, one row per synthetic subject."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -46,7 +53,7 @@ def sample(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic subjects.")],
     out: Annotated[Path, typer.Option("--out", help="New output folder (must not exist).")],
     conditions: Annotated[
-        Optional[Path], typer.Option("--conditions", help="CSV: group, lv_edv, lv_esv [, lv_ef, rv_edv, myo_mass, slices].")
+        Path | None, typer.Option("--conditions", help="CSV: group, lv_edv, lv_esv [, lv_ef, rv_edv, myo_mass, slices].")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed (each subject's own seed is derived from it).")] = 0,
 ) -> None:
@@ -59,9 +66,9 @@ def sample(
         _sample(run=run, n=n, out=out, conditions=conditions, seed=seed, shard=shard)
 
 
-def _sample(*, run: Path, n: int, out: Path, conditions: Optional[Path], seed: int, shard: "Shard") -> None:
-    from synthshare.errors import BadInputError
+def _sample(*, run: Path, n: int, out: Path, conditions: Path | None, seed: int, shard: Shard) -> None:
     from synthshare.atomic import write_json
+    from synthshare.errors import BadInputError
     from synthshare.release.bids import write_synthetic_subject
     from synthshare.sample.conditions import read_conditions_csv
     from synthshare.sample.generator import load_generator

@@ -7,11 +7,19 @@ Under `torchrun --nproc_per_node N -m synthshare -- train ...` the N ranks train
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from synthshare.cli.common import NO_PRIVACY_BANNER, console, err_console, handle_errors, progress_enabled, state
+from synthshare.cli.common import (
+    NO_PRIVACY_BANNER,
+    console,
+    err_console,
+    handle_errors,
+    progress_enabled,
+    state,
+)
+
 
 @handle_errors
 def train(
@@ -19,10 +27,10 @@ def train(
     run: Annotated[Path, typer.Option("--run", help="Run folder; finished stages are skipped, unfinished ones resume.")],
     config: Annotated[str, typer.Option("--config", help="Config YAML or preset name (tiny, demo, acdc).")] = "demo",
     stage: Annotated[
-        Optional[str], typer.Option("--stage", help="Train up to this stage: vae, static or motion (default: all).")
+        str | None, typer.Option("--stage", help="Train up to this stage: vae, static or motion (default: all).")
     ] = None,
-    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="Total DP budget (per subject); default: the config's.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for split, initialisation and training.")] = None,
+    epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total DP budget (per subject); default: the config's.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for split, initialisation and training.")] = None,
 ) -> None:
     """Train the cascaded generator (optionally with DP-SGD) into RUN."""
     from synthshare.distributed import torchrun_session
@@ -33,12 +41,12 @@ def train(
         _train(data=data, run=run, config=config, stage=stage, epsilon=epsilon, seed=seed)
 
 
-def _train(*, data: Path, run: Path, config: str, stage: Optional[str], epsilon: Optional[float], seed: Optional[int]) -> None:
+def _train(*, data: Path, run: Path, config: str, stage: str | None, epsilon: float | None, seed: int | None) -> None:
     from privacy.distributed import is_main, main_first
     from synthshare.config import load_config
     from synthshare.errors import BadInputError
-    from synthshare.train.run_dir import STAGES, RunDir
     from synthshare.train.prepare import prepare_and_split
+    from synthshare.train.run_dir import STAGES, RunDir
     from synthshare.train.trainer import train_run
 
     if stage is not None and stage not in STAGES:

@@ -32,7 +32,7 @@ def verify(
         raise TamperedError(report.summary())
 
 
-def _print_report(report) -> None:  # noqa: ANN001 (VerifyReport; imported lazily)
+def _print_report(report) -> None:
     from rich.markup import escape
 
     style = "green" if report.ok else "red"

@@ -12,12 +12,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
-from synthshare.data.nifti import ProblemCollector, expected_name, find_nifti, nifti_stem
+from synthshare.data.nifti import (
+    ProblemCollector,
+    expected_name,
+    find_nifti,
+    nifti_stem,
+)
+from synthshare.data.reader_base import IndexedReader
 from synthshare.data.subject import Subject
 from synthshare.data.validate import check_frame_index, parse_float, parse_int
 from synthshare.errors import DataError
-from synthshare.data.reader_base import IndexedReader
 
 SPLITS: tuple[str, ...] = ("training", "testing")
 REQUIRED_INFO_KEYS: tuple[str, ...] = ("ED", "ES", "Group")

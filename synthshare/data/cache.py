@@ -24,13 +24,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from synthshare.atomic import INTERNAL, atomic_write_bytes
 from synthshare.config import DataConfig
 from synthshare.data.measures import Measures
 from synthshare.data.prepared import PreparedSubject
 from synthshare.data.preprocess import prepare_subject, subject_fingerprint
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
-from synthshare.atomic import INTERNAL, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,9 @@ Readers are lazy: `ids()` only lists the cohort, `load(id)` reads one subject, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Literal, Protocol, get_args
+from typing import Literal, Protocol, get_args
 
 from synthshare.data.acdc import AcdcReader, is_acdc_root
 from synthshare.data.generic import GenericReader, is_generic_root

@@ -15,12 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from synthshare.data.nifti import ProblemCollector, expected_name, find_nifti, nifti_stem
+from synthshare.data.nifti import (
+    ProblemCollector,
+    expected_name,
+    find_nifti,
+    nifti_stem,
+)
+from synthshare.data.reader_base import IndexedReader
 from synthshare.data.subject import Subject
-from synthshare.data.validate import check_frame_index, parse_float, parse_int, read_csv_rows
+from synthshare.data.validate import (
+    check_frame_index,
+    parse_float,
+    parse_int,
+    read_csv_rows,
+)
 from synthshare.errors import DataError
 from synthshare.labels import LV
-from synthshare.data.reader_base import IndexedReader
 
 log = logging.getLogger(__name__)
 

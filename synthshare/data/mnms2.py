@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from synthshare.data.nifti import ProblemCollector, Volume, expected_name, find_nifti
+from synthshare.data.reader_base import IndexedReader
 from synthshare.data.subject import Subject
 from synthshare.data.validate import parse_float, read_csv_rows
 from synthshare.errors import DataError
-from synthshare.data.reader_base import IndexedReader
 
 INFO_CSV = "dataset_information.csv"
 _FIX = "M&Ms-2 needs dataset_information.csv with a SUBJECT_CODE column next to dataset/"

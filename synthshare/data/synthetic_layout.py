@@ -13,11 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from synthshare.data.nifti import ProblemCollector, expected_name, find_nifti, nifti_stem
+from synthshare.data.nifti import (
+    ProblemCollector,
+    expected_name,
+    find_nifti,
+    nifti_stem,
+)
+from synthshare.data.reader_base import IndexedReader
 from synthshare.data.subject import Subject
 from synthshare.data.validate import check_frame_index
 from synthshare.errors import DataError
-from synthshare.data.reader_base import IndexedReader
 
 
 def _subject_dirs(root: Path) -> list[Path]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from synthshare.config import DataConfig
 from synthshare.data.measures import measure
@@ -178,7 +179,7 @@ def summarize(subject: Subject) -> SubjectSummary:
     )
 
 
-def _check_subject(reader: "CohortReader", subject_id: str) -> tuple[SubjectSummary | None, list[Problem]]:
+def _check_subject(reader: CohortReader, subject_id: str) -> tuple[SubjectSummary | None, list[Problem]]:
     try:
         subject = reader.load(subject_id)
     except SubjectDataError as err:
@@ -190,7 +191,7 @@ def _check_subject(reader: "CohortReader", subject_id: str) -> tuple[SubjectSumm
 
 
 def check_cohort(
-    reader: "CohortReader", *, data: DataConfig | None = None, on_subject: Callable[[int, int], None] | None = None
+    reader: CohortReader, *, data: DataConfig | None = None, on_subject: Callable[[int, int], None] | None = None
 ) -> CohortCheck:
     """Load every subject (one at a time) and collect every problem, including the cohort size.
 
@@ -223,6 +224,6 @@ def check_cohort(
     return CohortCheck(subjects=summaries, problems=problems)
 
 
-def validate_cohort(reader: "CohortReader", *, data: DataConfig | None = None) -> list[Problem]:
+def validate_cohort(reader: CohortReader, *, data: DataConfig | None = None) -> list[Problem]:
     """Every problem of the cohort (empty list = usable)."""
     return check_cohort(reader, data=data).problems

@@ -74,7 +74,7 @@ class ConditionCodec:
         return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ConditionCodec":
+    def from_dict(cls, d: dict) -> ConditionCodec:
         return cls(mean=np.asarray(d["mean"], dtype=np.float64), std=np.maximum(np.asarray(d["std"], dtype=np.float64), 1e-6))
 
 

@@ -13,7 +13,6 @@ from diffusers import DDIMScheduler, DDPMScheduler
 
 from synthshare.config import DiffusionConfig
 
-
 # The latent-diffusion schedule at 1000 steps; shorter schedules scale the betas by 1000 / T so the
 # summed noise stays that of 1000 steps (alpha_bar at the last step ~1e-4). Without this, 50
 # steps end at alpha_bar 0.64, far from the pure noise the sampler starts from (measured).

@@ -6,8 +6,9 @@ non-members (holdout). The audit package takes these arrays; it never imports sy
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from synthshare import __version__
+from synthshare.atomic import write_json
 from synthshare.data.prepared import PREPARED_TO_NIFTI, SyntheticSubject
 from synthshare.errors import BadInputError
 from synthshare.labels import LABEL_NAMES, NUM_CLASSES
-from synthshare.atomic import write_json
 from synthshare.release.nifti_out import NOMINAL_FRAME_DURATION_S, write_nifti
 
 # BIDS labels are alphanumeric; release keys look like "syn0001".

@@ -14,10 +14,10 @@ from pathlib import Path
 import jinja2
 
 from synthshare import __version__
+from synthshare.atomic import atomic_write_text, write_json
 from synthshare.config import Config
 from synthshare.data.prepared import SyntheticSubject
 from synthshare.labels import LABEL_NAMES
-from synthshare.atomic import atomic_write_text, write_json
 from synthshare.release.nnunet import dataset_folder_name
 
 BIDS_VERSION = "1.9.0"
@@ -40,7 +40,7 @@ class DocumentContext:
     maintainer: str = "the data steward of the releasing institution"
 
     @classmethod
-    def from_config(cls, *, config: Config, source_cohort: str, privacy_report: dict | None = None) -> "DocumentContext":
+    def from_config(cls, *, config: Config, source_cohort: str, privacy_report: dict | None = None) -> DocumentContext:
         """Settings from `config.release`; the DP statement from privacy.json's `dp` block if given."""
         dp = (privacy_report or {}).get("dp", {}) or {}
         return cls(

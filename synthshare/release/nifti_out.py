@@ -15,8 +15,8 @@ import nibabel as nib
 import numpy as np
 
 from synthshare import __version__
-from synthshare.errors import BadInputError
 from synthshare.atomic import atomic_write_bytes
+from synthshare.errors import BadInputError
 
 SYNTHETIC_MARK = "SYNTHETIC"
 DESCRIP = f"{SYNTHETIC_MARK} synthshare {__version__}"[:79]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from synthshare.atomic import write_json
 from synthshare.data.prepared import PREPARED_TO_NIFTI, SyntheticSubject
 from synthshare.errors import BadInputError
 from synthshare.labels import LABEL_NAMES
-from synthshare.atomic import write_json
 from synthshare.release.bids import check_synthetic_subject
 from synthshare.release.nifti_out import write_nifti
 

@@ -20,9 +20,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from synthshare.atomic import atomic_write_bytes, atomic_write_text, write_json
 from synthshare.data.prepared import SyntheticSubject
 from synthshare.errors import BadInputError, GateBlockedError
-from synthshare.atomic import atomic_write_bytes, atomic_write_text, write_json
 from synthshare.release.bids import check_synthetic_subject, write_synthetic_subject
 from synthshare.release.documents import DocumentContext, write_documents
 from synthshare.release.manifest import MANIFEST_NAME, SIGNATURE_NAME, build_manifest

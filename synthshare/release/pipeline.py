@@ -18,10 +18,11 @@ import platform
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError

@@ -13,10 +13,13 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
-from synthshare.errors import BadInputError
 from synthshare.atomic import atomic_write_bytes
+from synthshare.errors import BadInputError
 
 
 def generate_keypair(*, private_key_path: Path, public_key_path: Path) -> None:

@@ -23,7 +23,11 @@ import numpy as np
 from synthshare.data.prepared import PreparedSubject, SyntheticSubject
 from synthshare.errors import DataError
 from synthshare.reports import curves, stats
-from synthshare.reports.features import FEATURE_DESCRIPTION, FEATURE_VERSION, image_features
+from synthshare.reports.features import (
+    FEATURE_DESCRIPTION,
+    FEATURE_VERSION,
+    image_features,
+)
 from synthshare.reports.jsonsafe import jsonable
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from synthshare.errors import BadInputError
-from synthshare.models.conditioning import CONDITION_GROUPS, MEASURE_FIELDS, MEASURE_LOWER, MEASURE_UPPER, group_index
+from synthshare.models.conditioning import (
+    CONDITION_GROUPS,
+    MEASURE_FIELDS,
+    MEASURE_LOWER,
+    MEASURE_UPPER,
+    group_index,
+)
 
 REQUIRED = ("group", "lv_edv", "lv_esv")
 Condition = dict[str, float | str]

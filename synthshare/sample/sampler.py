@@ -14,8 +14,8 @@ a batch's composition moves the last float bits of its members (measured: ~1e-7 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch

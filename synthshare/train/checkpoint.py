@@ -16,8 +16,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from synthshare.errors import BadInputError
 from synthshare.atomic import INTERNAL, atomic_write_with
+from synthshare.errors import BadInputError
 
 
 class CheckpointError(BadInputError):

@@ -7,7 +7,8 @@ dataset's own torch.Generator, whose state is checkpointed so a resumed run repl
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset

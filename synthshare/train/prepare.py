@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from synthshare.train.run_dir import RunDir
 
 
-def prepare_and_split(*, data: Path, config: "Config", run: "RunDir", progress: bool = False) -> tuple["PreparedCohort", "Split"]:
+def prepare_and_split(*, data: Path, config: Config, run: RunDir, progress: bool = False) -> tuple[PreparedCohort, Split]:
     """(PreparedCohort, Split); writes RUN/split.json (pseudonymous keys; the run folder stays inside)."""
     from synthshare.data.cache import prepare_cohort
     from synthshare.data.cohort import open_cohort

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from synthshare.atomic import write_json
 from synthshare.config import Config
 from synthshare.errors import BadInputError
-from synthshare.atomic import write_json
 
 Stage = Literal["vae", "static", "motion"]
 STAGES: tuple[Stage, ...] = ("vae", "static", "motion")

@@ -25,7 +25,14 @@ from synthshare.train.checkpoint import load_weights
 from synthshare.train.conditions_stage import release_conditions
 from synthshare.train.latent_stage import motion_job, static_job
 from synthshare.train.loop import DPParams, Progress, run_job
-from synthshare.train.run_dir import STAGES, RunDir, RunDirError, Stage, keys_fingerprint, stage_hash
+from synthshare.train.run_dir import (
+    STAGES,
+    RunDir,
+    RunDirError,
+    Stage,
+    keys_fingerprint,
+    stage_hash,
+)
 from synthshare.train.vae_stage import build_vae, vae_job
 
 log = logging.getLogger(__name__)

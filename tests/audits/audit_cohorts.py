@@ -9,9 +9,21 @@ import numpy as np
 from scipy.ndimage import shift as nd_shift
 from scipy.ndimage import zoom
 
-from audits import AuditResults, EmbeddingSpec, LoadedPolicy, Verdict, embed, evaluate_gate, run_audits
+from audits import (
+    AuditResults,
+    EmbeddingSpec,
+    LoadedPolicy,
+    Verdict,
+    embed,
+    evaluate_gate,
+    run_audits,
+)
 from synthshare.config import DataConfig
-from synthshare.data.phantom import draw_phantom_params, phantom_groups, render_phantom_subject
+from synthshare.data.phantom import (
+    draw_phantom_params,
+    phantom_groups,
+    render_phantom_subject,
+)
 from synthshare.data.prepared import NIFTI_TO_PREPARED
 from synthshare.data.split import split_subjects
 

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from audits import AuditInputError, EmbeddingSpec, data_side_attack, embed, memorization_audit, nearest_similarity
+from audits import (
+    AuditInputError,
+    EmbeddingSpec,
+    data_side_attack,
+    embed,
+    memorization_audit,
+    nearest_similarity,
+)
 
 
 def _smooth_cohort(n: int, seed: int) -> list[np.ndarray]:

@@ -8,11 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from audits import AuditResults, LoadedPolicy, PolicyError, evaluate_gate, load_policy, policy_from_bytes
-from audits.membership import evaluate_attack
-
 from audit_helpers import POLICY_DIR, clean_results
+
+from audits import (
+    AuditResults,
+    LoadedPolicy,
+    PolicyError,
+    evaluate_gate,
+    load_policy,
+    policy_from_bytes,
+)
+from audits.membership import evaluate_attack
 
 
 def _with(policy: LoadedPolicy, **updates: object) -> LoadedPolicy:

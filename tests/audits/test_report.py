@@ -6,11 +6,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from audits import LoadedPolicy, evaluate_gate, external_privacy_report, internal_report, write_json_atomic
-from audits.report import write_pairs_png
-
 from audit_helpers import clean_results
+
+from audits import (
+    LoadedPolicy,
+    evaluate_gate,
+    external_privacy_report,
+    internal_report,
+    write_json_atomic,
+)
+from audits.report import write_pairs_png
 
 KEYS = ["sha-train-aaaa", "sha-train-bbbb"]
 

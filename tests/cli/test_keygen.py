@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from synthshare.cli.app import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "release"))
-from release_helpers import build_tiny_release, make_subject  # noqa: E402
+from release_helpers import build_tiny_release, make_subject
 
 runner = CliRunner()
 

@@ -35,7 +35,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, out, extra, message):
 
 def test_a_control_that_is_valid_gets_past_validation(tmp_path, monkeypatch):
     # negative control: the same call with good arguments reaches the pipeline (stubbed here)
-    import synthshare.release.pipeline as pipeline
+    from synthshare.release import pipeline
 
     reached = {}
 

@@ -11,7 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from synthshare.data.measures import measure, volume_curve_ml
-from synthshare.data.phantom import GROUP_RANGES, draw_phantom_params, phantom_groups, render_phantom_subject
+from synthshare.data.phantom import (
+    GROUP_RANGES,
+    draw_phantom_params,
+    phantom_groups,
+    render_phantom_subject,
+)
 from synthshare.data.phantom_writers import TRUTH_COLUMNS, write_phantom_cohort
 from synthshare.errors import BadInputError
 from synthshare.labels import LV, MYO, RV

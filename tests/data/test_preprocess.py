@@ -12,7 +12,11 @@ from synthshare.config import DataConfig, load_config
 from synthshare.data.cache import ID_MAP, prepare_cohort
 from synthshare.data.measures import measure
 from synthshare.data.phantom import draw_phantom_params, render_phantom_subject
-from synthshare.data.preprocess import prepare_subject, subject_fingerprint, target_frame
+from synthshare.data.preprocess import (
+    prepare_subject,
+    subject_fingerprint,
+    target_frame,
+)
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
 from synthshare.labels import LV
@@ -159,7 +163,7 @@ def test_cache_round_trip_and_internal_id_map(tmp_path: Path) -> None:
 class CountingProxy:
     """Counts loads of a real reader; keeps its `root`, so the cache watches the cohort's files."""
 
-    def __init__(self, reader) -> None:  # noqa: ANN001
+    def __init__(self, reader) -> None:
         self.reader, self.root, self.loads = reader, reader.root, 0
 
     def ids(self) -> list[str]:

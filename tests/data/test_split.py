@@ -13,7 +13,7 @@ KEYS = [f"{i:064x}" for i in range(40)]
 GROUPS = [("NOR", "MINF", "DCM", "HCM", "RV")[i % 5] for i in range(40)]
 
 
-def _split(keys=KEYS, groups=GROUPS, seed=0, fraction=0.25, min_holdout=5, min_train=2):  # noqa: ANN001, ANN202
+def _split(keys=KEYS, groups=GROUPS, seed=0, fraction=0.25, min_holdout=5, min_train=2):
     return split_subjects(keys=keys, groups=groups, holdout_fraction=fraction, seed=seed, min_holdout=min_holdout, min_train=min_train)
 
 

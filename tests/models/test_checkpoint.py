@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from synthshare.train.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from synthshare.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from synthshare.train.run_dir import RunDir
 from synthshare.train.trainer import stage_hashes, train_conditions, train_stage
 

@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 from synthshare.errors import BadInputError
-from synthshare.sample.conditions import ConditionsError, draw_conditions, read_conditions_csv
+from synthshare.sample.conditions import (
+    ConditionsError,
+    draw_conditions,
+    read_conditions_csv,
+)
 from synthshare.sample.generator import load_generator
-from synthshare.sample.sampler import network_evaluations_per_subject, sample_batch, sample_cohort, subject_seed
+from synthshare.sample.sampler import (
+    network_evaluations_per_subject,
+    sample_batch,
+    sample_cohort,
+    subject_seed,
+)
 
 
 @pytest.fixture(scope="module")

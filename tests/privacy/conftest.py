@@ -3,7 +3,7 @@ multi-threaded steps of tiny models 10x slower, and the figures here do not need
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import torch

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from synthshare.cli.app import app
 
-
 # a config of its own, so that the expected figures do not move with the bundled presets
 CONFIG = """
 name: plan-test

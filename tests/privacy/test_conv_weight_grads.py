@@ -7,7 +7,10 @@ import torch
 from torch import nn
 
 from privacy import private_stage
-from privacy.conv_weight_grads import inputs_requiring_grad, summed_conv_weight_grads_skipped
+from privacy.conv_weight_grads import (
+    inputs_requiring_grad,
+    summed_conv_weight_grads_skipped,
+)
 
 
 def _net() -> nn.Sequential:

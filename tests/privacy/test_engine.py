@@ -10,7 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from privacy import PrivacyError, PrivacyLedger, UnsupportedModuleError, plain_stage, private_stage, unwrap
+from privacy import (
+    PrivacyError,
+    PrivacyLedger,
+    UnsupportedModuleError,
+    plain_stage,
+    private_stage,
+    unwrap,
+)
 from privacy.sampling import PoissonSubjectSampler, UniformSubjectSampler
 
 
@@ -151,7 +158,7 @@ def test_empty_batch_is_a_noise_only_step_that_counts(mode: str) -> None:
     stage = private_stage(module=model, optimizer=torch.optim.SGD(model.parameters(), lr=1.0), dataset=conv_data(),
                           expected_batch_size=1, noise_multiplier=1.0, max_grad_norm=1.0,
                           generator=torch.Generator().manual_seed(0), mode=mode, ledger=ledger, stage_name="vae")
-    stage.sampler.sample = lambda: []  # force an empty Poisson draw
+    stage.sampler.sample = list  # force an empty Poisson draw
 
     def never(module, batch):
         raise AssertionError("the loss must not be evaluated on an empty batch")
@@ -168,7 +175,7 @@ def test_empty_batch_is_a_noise_only_step_that_counts(mode: str) -> None:
     quiet = private_stage(module=quiet_model, optimizer=torch.optim.SGD(quiet_model.parameters(), lr=1.0),
                           dataset=conv_data(), expected_batch_size=1, noise_multiplier=0.0, max_grad_norm=1.0,
                           generator=torch.Generator().manual_seed(0), mode=mode)
-    quiet.sampler.sample = lambda: []
+    quiet.sampler.sample = list
     quiet.step(never)
     assert all(torch.equal(a, b) for a, b in zip(before, unwrap(quiet.module).parameters()))
 

@@ -8,10 +8,10 @@ import pytest
 from release_helpers import build_tiny_release
 from typer.testing import CliRunner
 
+from synthshare.atomic import atomic_write_bytes
 from synthshare.cli.app import app
 from synthshare.release import manifest as manifest_mod
 from synthshare.release import verify as verify_mod
-from synthshare.atomic import atomic_write_bytes
 from synthshare.release.manifest import build_manifest
 from synthshare.release.nifti_out import gzip_deterministic
 from synthshare.release.verify import NotAReleaseError, verify_release

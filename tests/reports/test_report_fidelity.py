@@ -8,12 +8,11 @@ import math
 
 import numpy as np
 import pytest
+from report_cohorts import make_prepared, make_synthetic
 
 from synthshare.errors import DataError
 from synthshare.reports import fidelity_report, stats
 from synthshare.reports.curves import ed_at_frame0, roughness, single_systole
-
-from report_cohorts import make_prepared, make_synthetic
 
 
 def _walk(value, path=""):

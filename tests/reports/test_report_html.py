@@ -13,7 +13,12 @@ from report_cohorts import make_prepared
 
 from synthshare.config import load_config
 from synthshare.errors import BadInputError, DataError
-from synthshare.reports import fidelity_report, render_report_html, utility_report, volume_curve_band
+from synthshare.reports import (
+    fidelity_report,
+    render_report_html,
+    utility_report,
+    volume_curve_band,
+)
 from synthshare.reports.html import NO_GUARANTEE
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//|ftp:)""", re.IGNORECASE)

@@ -9,7 +9,11 @@ from report_cohorts import make_prepared, make_synthetic
 from synthshare.config import UtilityConfig, config_from_dict, load_config
 from synthshare.errors import ConfigError
 from synthshare.reports import segnet, utility_report
-from synthshare.reports.augment import Augmentation, apply_augmentation, draw_augmentation
+from synthshare.reports.augment import (
+    Augmentation,
+    apply_augmentation,
+    draw_augmentation,
+)
 from synthshare.reports.utility import _pool, phase_steps, train_regime
 
 TINY = load_config("tiny").utility
