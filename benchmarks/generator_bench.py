@@ -17,16 +17,21 @@
    --out DIR writes coherence.png (real band | joint | per-frame) and generator_bench.json,
 5. network evaluations per subject and subjects per second.
 
-Measured (OMP_NUM_THREADS=1 python benchmarks/generator_bench.py --config demo --work W --out O; 2 shared
-CPU cores; 100 phantoms with drawn curve shapes, 70 train, demo window 40 x 40 x 10 at 3.5 mm; the VAE
-round trip was added after this run and measured apart with the same run folder):
-  LV EDV r 0.757 MAE 55.6 mL; ESV r 0.848 MAE 55.0 mL; EF r 0.982 MAE 9.3 points (the former 32 x 32 x 8
-  window at 2.5 mm, which cut every heart, gave EDV r 0.984: the larger window is undertrained at 300 steps);
-  temporal coherence over 30 holdout subjects (real / joint / per-frame): roughness 0.400 / 0.418 / 0.413
-  (ratio to real 1.044 joint, 1.032 per-frame), shape distance 0.074 / 0.117 / 0.106 stroke volumes,
-  one systole 100% / 77% / 83%: NO gain of the joint model over per-frame sampling; both follow the real
-  mean shape and spread little across seeds (see the issue thread for the analysis);
-  88 network evaluations per subject; 0.44 subjects/s; training 814 s (run apart, same run folder).
+Measured 2026-11-23 (OMP_NUM_THREADS=1 python benchmarks/generator_bench.py --config demo --work W --out O,
+with W/run and W/phantom the run and phantom of a finished `synthshare release` on the same config, so no
+training; 2 CPU cores shared with two other jobs; 100 phantoms with drawn curve shapes, 70 train, demo
+window 32 x 32 x 10 at 4 mm; the figures, plot and JSON are in benchmarks/results/):
+  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.926 MAE 24.7 mL; ESV r 0.949
+  MAE 22.0 mL; EF r 0.969 MAE 5.4 points. (The former 32 x 32 x 8 window at 2.5 mm, which cut every heart,
+  gave EDV r 0.984; the release's own 40 subjects drawn from the prior give r 0.957 / 0.970 / 0.950.)
+  temporal coherence over 30 holdout subjects (real / VAE round trip / joint / per-frame):
+  roughness 0.398 / 0.381 / 0.377 / 0.377 (ratio to real 0.96 / 0.95 / 0.95); shape distance to the real
+  mean curve 0.076 / 0.074 / 0.036 / 0.035 stroke volumes; spread across subjects (band sd) 0.093 / 0.088
+  / 0.039 / 0.037; one systole 100% / 97% / 90% / 90%. Both samplers are as smooth as real hearts but
+  NO gain of the joint model over per-frame sampling is measured: the motion model gives every subject
+  nearly the mean curve shape (spread 0.04 against 0.09 real), so drawing each frame apart loses
+  nothing. More motion-model training or more frames (8 here) is the next experiment.
+  88 network evaluations per subject; 0.83 subjects/s.
 """
 
 from __future__ import annotations
