@@ -181,3 +181,25 @@ def test_good_utility_config_loads():
         source="test",
     )
     assert config.utility.combine == "pretrain_finetune" and phase_steps(config.utility) == (1, 1)
+
+
+def test_train_seeds_report_the_mean_of_independent_trainings() -> None:
+    from synthshare.reports.utility import _mean_over_runs
+
+    runs = [{"mean": 0.8, "LV": 0.9, "MYO": float("nan")}, {"mean": 0.6, "LV": 0.7, "MYO": float("nan")}]
+    mean = _mean_over_runs(runs)
+    assert mean["mean"] == pytest.approx(0.7) and mean["LV"] == pytest.approx(0.8)
+    assert mean["MYO"] != mean["MYO"]  # missed in every run: stays NaN (reported as null with a note)
+
+
+def test_utility_report_with_two_train_seeds_is_the_mean_of_the_single_seed_reports(real_train, synthetic, real_holdout):
+    base = TINY.model_copy(update={"steps": 2})
+    kw = {"real_train": real_train[:2], "synthetic": synthetic[:2], "real_test": real_holdout[:1], "progress": False}
+    one = [utility_report(**kw, config=base, seed=s) for s in (0, 1)]
+    two = utility_report(**kw, config=base.model_copy(update={"train_seeds": 2}), seed=0)
+    assert two["train_seeds"] == [0, 1]
+    for regime in ("real", "synthetic", "real+synthetic"):
+        assert two["dice_mean_per_seed"][regime] == pytest.approx([one[0]["dice"][regime]["mean"], one[1]["dice"][regime]["mean"]])
+        assert two["dice"][regime]["LV"] == pytest.approx((one[0]["dice"][regime]["LV"] + one[1]["dice"][regime]["LV"]) / 2)
+    # negative control: the seeds really differ (else the mean would prove nothing)
+    assert one[0]["dice_mean_per_seed"] != one[1]["dice_mean_per_seed"]
