@@ -75,7 +75,11 @@ class DiffusionConfig(_Strict):
 
 class SamplingConfig(_Strict):
     ddim_steps: int = Field(20, ge=1)
-    guidance_scale: float = Field(2.0, ge=0.0)
+    guidance_scale: float = Field(2.0, ge=0.0, description="classifier-free guidance of the anatomy (static) stage")
+    motion_guidance_scale: float | None = Field(
+        None, ge=0.0, description="guidance of the motion stage; None = guidance_scale. Guidance narrows what the "
+        "conditions leave free (here the curve shape), so 1.0 keeps the motion diverse",
+    )
     batch_size: int = Field(8, ge=1)
     n: int = Field(20, ge=1, description="synthetic subjects in a release")
 

@@ -44,10 +44,18 @@ def subject_seed(*, seed: int, index: int) -> int:
 def network_evaluations_per_subject(*, generator: TrainedGenerator) -> int:
     """Denoiser calls (x2 under classifier-free guidance) for anatomy and motion, plus one decode per frame."""
     s = generator.config.sampling
-    cfg = 2 if s.guidance_scale != 1.0 else 1
     static_steps = len(sample_scheduler(config=generator.config.static, steps=s.ddim_steps).timesteps)
     motion_steps = len(sample_scheduler(config=generator.config.motion, steps=s.ddim_steps).timesteps)
-    return cfg * (static_steps + motion_steps) + generator.config.data.frames
+    calls = lambda section: 1 if guidance(generator=generator, section=section) == 1.0 else 2
+    return calls("static") * static_steps + calls("motion") * motion_steps + generator.config.data.frames
+
+
+def guidance(*, generator: TrainedGenerator, section: str) -> float:
+    """The classifier-free guidance scale of one stage ("static" or "motion")."""
+    s = generator.config.sampling
+    if section == "motion" and s.motion_guidance_scale is not None:
+        return s.motion_guidance_scale
+    return s.guidance_scale
 
 
 @torch.no_grad()
@@ -57,7 +65,7 @@ def ddim_sample(
 ) -> torch.Tensor:
     """DDIM (eta 0) from `noise` with classifier-free guidance: out = out_null + g (out_cond - out_null) (v-prediction)."""
     config = getattr(generator.config, section)
-    g = generator.config.sampling.guidance_scale
+    g = guidance(generator=generator, section=section)
     scheduler = sample_scheduler(config=config, steps=generator.config.sampling.ddim_steps)
     b = noise.shape[0]
     device = device_of(net)

@@ -13,6 +13,7 @@ from synthshare.sample.conditions import (
 )
 from synthshare.sample.generator import load_generator
 from synthshare.sample.sampler import (
+    guidance,
     network_evaluations_per_subject,
     sample_batch,
     sample_cohort,
@@ -43,13 +44,36 @@ def test_subject_is_reproduced_by_its_own_seed(trained_run, generator):
     cohort = sample_cohort(run_dir=trained_run.root, n=3, seed=5, generator=generator)
     third = cohort[2]
     assert third.seed == subject_seed(seed=5, index=2)
-    image, labels = sample_batch(generator=generator, conditions=[third.requested], seeds=[third.seed])
+    image, _ = sample_batch(generator=generator, conditions=[third.requested], seeds=[third.seed])
     np.testing.assert_allclose(image[0], third.image, atol=1e-5)
 
 
 def test_network_evaluations(generator):
     # tiny: 2 DDIM steps x 2 (guidance) x 2 stages + 4 frames decoded
     assert network_evaluations_per_subject(generator=generator) == 12
+
+
+def _with_sampling(generator, **update):
+    import dataclasses
+
+    config = generator.config.model_copy(update={"sampling": generator.config.sampling.model_copy(update=update)})
+    return dataclasses.replace(generator, config=config)
+
+
+def test_motion_guidance_is_its_own_setting(generator):
+    """motion_guidance_scale None follows guidance_scale; 1.0 drops the unconditional motion pass."""
+    unguided = _with_sampling(generator, motion_guidance_scale=1.0)
+    assert guidance(generator=generator, section="motion") == generator.config.sampling.guidance_scale
+    assert guidance(generator=unguided, section="motion") == 1.0
+    assert guidance(generator=unguided, section="static") == generator.config.sampling.guidance_scale
+    # tiny: 2 DDIM steps x 2 (static, guided) + 2 x 1 (motion, unguided) + 4 frames decoded
+    assert network_evaluations_per_subject(generator=unguided) == 10
+    cond = draw_conditions(prior=generator.prior, n=1, rng=np.random.default_rng(0))
+    a_img, _ = sample_batch(generator=generator, conditions=cond, seeds=[3])
+    b_img, _ = sample_batch(generator=unguided, conditions=cond, seeds=[3])
+    # same anatomy (frame 0 comes from the static stage only), other motion
+    np.testing.assert_array_equal(a_img[0, 0], b_img[0, 0])
+    assert not np.allclose(a_img[0, 1:], b_img[0, 1:])
 
 
 def test_prior_draws_are_valid(generator):
