@@ -28,7 +28,11 @@ from synthshare.atomic import INTERNAL, atomic_write_bytes
 from synthshare.config import DataConfig
 from synthshare.data.measures import Measures
 from synthshare.data.prepared import PreparedSubject
-from synthshare.data.preprocess import prepare_subject, subject_fingerprint
+from synthshare.data.preprocess import (
+    prepare_subject,
+    subject_fingerprint,
+    warn_cut_hearts,
+)
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
 
@@ -175,6 +179,8 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
     ids = reader.ids()
     entries: list[_Entry] = []
     seen: dict[str, str] = {}
+    cut: list[tuple[str, tuple[int, int, int]]] = []  # hearts the window cuts, among those prepared now
+    prepared = 0
     iterator = ids
     if progress:
         from rich.progress import track
@@ -188,7 +194,8 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
             entry = folder / f"{key}.json"
             # the key covers image and labels only: a clinical field (the group) may have changed
             if not entry.is_file() or _read_sidecar(folder, key).get("group") != subject.group:
-                _write_entry(folder, prepare_subject(subject=subject, data=data), config_sha256)
+                _write_entry(folder, prepare_subject(subject=subject, data=data, cut=cut), config_sha256)
+                prepared += 1
                 log.debug("prepared %s", key[:12])
             del subject  # bounded memory: one subject at a time
             known[subject_id] = key
@@ -199,6 +206,7 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
         seen[key] = subject_id
         sidecar = _read_sidecar(folder, key)
         entries.append(_Entry(key=key, group=sidecar["group"], measures=Measures(**sidecar["measures"])))
+    warn_cut_hearts(cut=cut, n=prepared, data=data)
     if stored.get("source_stamp") != stamp or stored.get("ids") != known:
         atomic_write_bytes(path=map_path, data=json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode(), mode=INTERNAL)
     return PreparedCohort(folder=folder, entries=entries, config_sha256=config_sha256, id_of=dict(seen))  # key -> id

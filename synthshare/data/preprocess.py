@@ -150,11 +150,13 @@ def _heart_centre(labels: np.ndarray, shape: tuple[int, int, int]) -> tuple[floa
     return tuple((low + high) / 2.0 for low, high in box)  # type: ignore[return-value]
 
 
-def check_heart_fits(*, subject_id: str, labels: np.ndarray, data: DataConfig) -> tuple[int, int, int] | None:
+def check_heart_fits(
+    *, subject_id: str, labels: np.ndarray, data: DataConfig, warn: bool = True
+) -> tuple[int, int, int] | None:
     """The heart's extent (X, Y, slices) in target voxels if it does not fit the window, else None.
 
-    Warns, naming the subject and the window needed: a cut heart trains the generator on truncated
-    anatomy and biases every volume measured from the prepared labels.
+    Warns (unless warn=False), naming the subject and the window needed: a cut heart trains the
+    generator on truncated anatomy and biases every volume measured from the prepared labels.
     """
     box = heart_box(labels)
     if box is None:
@@ -163,6 +165,8 @@ def check_heart_fits(*, subject_id: str, labels: np.ndarray, data: DataConfig) -
     window = (data.crop[0], data.crop[1], data.slices)
     if all(e <= w for e, w in zip(extent, window)):
         return None
+    if not warn:
+        return extent  # type: ignore[return-value]
     log.warning(
         "subject %s: the heart spans %d x %d voxels in-plane and %d slices at %s mm; the window of %d x %d x %d "
         "cuts it; use data.crop >= [%d, %d] and data.slices >= %d (or a coarser data.spacing)",
@@ -172,8 +176,27 @@ def check_heart_fits(*, subject_id: str, labels: np.ndarray, data: DataConfig) -
     return extent  # type: ignore[return-value]
 
 
-def prepare_subject(*, subject: Subject, data: DataConfig) -> PreparedSubject:
-    """Preprocess one subject onto the common grid of `data` (see the module docstring)."""
+def warn_cut_hearts(*, cut: list[tuple[str, tuple[int, int, int]]], n: int, data: DataConfig) -> None:
+    """One warning for every heart the window cut: how many, which (the first few) and the window they need."""
+    if not cut:
+        return
+    need = [max(max(e[i] for _, e in cut), w) for i, w in enumerate((data.crop[0], data.crop[1], data.slices))]
+    names = ", ".join(subject_id for subject_id, _ in cut[:5]) + (f" and {len(cut) - 5} more" if len(cut) > 5 else "")
+    log.warning(
+        "%d of %d subjects' hearts are cut by the %d x %d x %d window at %s mm (%s); use data.crop >= [%d, %d] and "
+        "data.slices >= %d (or a coarser data.spacing)",
+        len(cut), n, data.crop[0], data.crop[1], data.slices, "x".join(f"{s:g}" for s in data.spacing), names, *need,
+    )
+
+
+def prepare_subject(
+    *, subject: Subject, data: DataConfig, cut: list[tuple[str, tuple[int, int, int]]] | None = None
+) -> PreparedSubject:
+    """Preprocess one subject onto the common grid of `data` (see the module docstring).
+
+    A heart the window cuts is warned about here, or, with `cut`, appended to it as (id, extent) for
+    the caller's one summary (warn_cut_hearts) instead of one warning per subject.
+    """
     from monai.transforms import ScaleIntensityRangePercentiles
 
     _check(subject)
@@ -191,7 +214,9 @@ def prepare_subject(*, subject: Subject, data: DataConfig) -> PreparedSubject:
     label_stack = np.stack([subject.labels[slots[j]] for j in order]).astype(np.float32)
     label_stack = np.rint(_spacing(label_stack, native=native, target=target, mode="nearest")).astype(np.uint8)
     # 3-4. slices and in-plane crop around the heart
-    check_heart_fits(subject_id=subject.id, labels=label_stack, data=data)
+    extent = check_heart_fits(subject_id=subject.id, labels=label_stack, data=data, warn=cut is None)
+    if extent is not None and cut is not None:
+        cut.append((subject.id, extent))
     cx, cy, cz = _heart_centre(label_stack, image.shape[1:])
     for axis, size, centre in ((3, data.slices, cz), (1, data.crop[0], cx), (2, data.crop[1], cy)):
         image = _crop_pad(image, axis=axis, size=size, centre=centre + 0.5)

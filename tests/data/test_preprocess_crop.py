@@ -69,3 +69,23 @@ def test_warns_on_a_big_heart_and_not_on_a_small_one(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="synthshare.data.preprocess"):
         fits = _foreground(big, data.model_copy(update={"crop": (37, 39)}))
     assert not caplog.records and fits == _foreground(big, wide)
+
+
+def test_a_cohort_warns_once_for_all_its_cut_hearts(tmp_path, caplog) -> None:
+    """prepare_cohort gives one summary naming how many hearts were cut and the window they need."""
+    from synthshare.data.cache import prepare_cohort
+    from synthshare.data.cohort import open_cohort
+    from synthshare.data.phantom_writers import write_phantom_cohort
+
+    write_phantom_cohort(out=tmp_path / "ph", n=6, seed=0, size=(32, 32))
+    small = DataConfig(spacing=(3.0, 3.0, 10.0), crop=(12, 12), slices=4, frames=4)
+    with caplog.at_level(logging.WARNING):
+        prepare_cohort(reader=open_cohort(tmp_path / "ph"), data=small, cache_dir=tmp_path / "cache")
+    cut = [r.getMessage() for r in caplog.records if "window" in r.getMessage()]
+    assert len(cut) == 1 and cut[0].startswith("6 of 6 subjects' hearts are cut by the 12 x 12 x 4 window")
+    assert "use data.crop >= [" in cut[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # a wide enough window: no warning
+        prepare_cohort(reader=open_cohort(tmp_path / "ph"), data=small.model_copy(update={"crop": (64, 64), "slices": 16}),
+                       cache_dir=tmp_path / "cache2")
+    assert not [r for r in caplog.records if "window" in r.getMessage()]
