@@ -107,6 +107,10 @@ class UtilityConfig(_Strict):
     lr: float = Field(1e-3, gt=0.0)
     lr_schedule: Literal["constant", "cosine"] = Field("constant", description="per training phase")
     max_real_train: int = Field(20, ge=1, description="real training subjects for the scarce-data regime")
+    scarcity: tuple[int, ...] = Field(
+        (), description="fewer real training subjects (each < max_real_train, nested subsets) at which real and "
+        "real+synthetic are trained again: the gain as real labels get scarcer (utility.json 'scarcity')",
+    )
     train_seeds: int = Field(
         1, ge=1, description="trainings per regime (seeds seed, seed+1, ...); the report gives their mean: one "
                              "seed moves the real+synthetic gain by about +-1.5 Dice points"
@@ -126,6 +130,12 @@ class UtilityConfig(_Strict):
     def _two_phases_fit(self) -> UtilityConfig:
         if self.combine == "pretrain_finetune" and self.steps < 2:
             raise ValueError(f"steps={self.steps}: pretrain_finetune needs at least 2 steps (one per phase)")
+        bad = [n for n in self.scarcity if not 1 <= n < self.max_real_train]
+        if bad or len(set(self.scarcity)) != len(self.scarcity):
+            raise ValueError(
+                f"scarcity={list(self.scarcity)}: give distinct subject counts from 1 to max_real_train - 1 "
+                f"({self.max_real_train - 1}); max_real_train itself is the main regime"
+            )
         return self
 
 

@@ -96,6 +96,11 @@ def _headline(fidelity: Mapping, utility: Mapping) -> list[tuple[str, str]]:
     rows.append(("Frechet distance, synthetic / real-vs-real", _fmt(fd.get("ratio"))))
     for regime, scores in (utility.get("dice") or {}).items():
         rows.append((f"mean Dice on real test, trained on {regime}", _fmt((scores or {}).get("mean"))))
+    real_n = (utility.get("n_train") or {}).get("real")
+    for n, gain in [(real_n, utility.get("gain_points"))] + [(r.get("n_real"), r.get("gain_points"))
+                                                             for r in utility.get("scarcity") or [] if isinstance(r, Mapping)]:
+        if isinstance(gain, Mapping):
+            rows.append((f"Dice gain of adding synthetic data, {n} real training subjects (points)", _fmt(gain.get("mean"))))
     return rows
 
 

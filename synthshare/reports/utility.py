@@ -23,6 +23,9 @@ Each model is tested on the labelled frames of the real test subjects, frame by 
   allows) instead of monai's infinity, so the mean stays finite and still penalises the miss.
 ``mean`` is the mean of the three class means. Real training subjects use their labelled frames;
 synthetic subjects are labelled on every frame and all frames are used.
+``gain_points`` is real+synthetic minus real in Dice points. ``scarcity`` repeats real and
+real+synthetic with fewer real subjects (nested subsets of the real subset): synthetic data helps
+most where real labels are scarcest, and one figure at one size hides that curve.
 """
 
 from __future__ import annotations
@@ -189,7 +192,45 @@ def protocol(config: UtilityConfig) -> dict:
         "optimiser": f"Adam lr {config.lr:g}, {config.lr_schedule} schedule per phase, batch {config.batch_size}",
         "initialisation": "the same seeded initialisation in every regime",
         "repeats": f"{config.train_seeds} training(s) per regime with consecutive seeds; dice and hd95 are their mean",
+        "scarcity": (
+            f"real and real+synthetic trained again, as above, on nested subsets of {sorted(config.scarcity)} of the "
+            "real training subjects (the same synthetic subjects and test set)" if config.scarcity else "none"
+        ),
+        "gain_points": "100 x (real+synthetic - real) mean Dice, per training seed and their mean",
     }
+
+
+_SOURCES = {"real": ("real",), "synthetic": ("synthetic",), "real+synthetic": ("real", "synthetic")}
+
+
+def _train_and_score(
+    *, regime: str, pools: dict[str, segnet.SlicePool], test: Sequence[PreparedSubject], config: UtilityConfig,
+    seed: int, progress: bool,
+) -> dict | None:
+    """``config.train_seeds`` trainings of one regime (seeds seed, seed + 1, ...) scored on ``test``; None without data."""
+    if not all(len(pools[src]) for src in _SOURCES[regime]):
+        return None
+    runs, losses = [], []
+    for k in range(config.train_seeds):
+        model, loss = train_regime(regime=regime, real=pools["real"], synthetic=pools["synthetic"], config=config,
+                                   seed=seed + k, progress=progress)
+        runs.append(_evaluate(model, test, config))
+        losses.append(loss)
+    return {
+        "dice": _mean_over_runs([r["dice"] for r in runs]),
+        "hd95": _mean_over_runs([r["hd95"] for r in runs]),
+        "dice_mean_per_seed": [r["dice"]["mean"] for r in runs],
+        "final_loss": float(np.mean(losses)),
+    }
+
+
+def _gain(per_seed: dict) -> dict | None:
+    """real+synthetic minus real mean Dice in points (x100), per training seed and their mean; None if either is missing."""
+    real, both = per_seed.get("real"), per_seed.get("real+synthetic")
+    if real is None or both is None:
+        return None
+    diffs = [100.0 * (b - r) for r, b in zip(real, both)]
+    return {"mean": float(np.mean(diffs)), "per_seed": diffs}
 
 
 def utility_report(
@@ -212,31 +253,33 @@ def utility_report(
     _check_grid({"real_train": real_train, "synthetic": synthetic, "real_test": test})
     real = _real_subset(real_train, config.max_real_train, seed)
     pools = {"real": _pool(real), "synthetic": _pool(synthetic)}
-    sources = {"real": ("real",), "synthetic": ("synthetic",), "real+synthetic": ("real", "synthetic")}
     notes: list[str] = []
     report: dict = {"dice": {}, "hd95": {}, "dice_mean_per_seed": {}, "n_train": {}, "final_loss": {}}
     for regime in REGIMES:
-        report["n_train"][regime] = sum(pools[src].subjects for src in sources[regime])
-        if not all(len(pools[src]) for src in sources[regime]):
+        report["n_train"][regime] = sum(pools[src].subjects for src in _SOURCES[regime])
+        scored = _train_and_score(regime=regime, pools=pools, test=test, config=config, seed=seed, progress=progress)
+        if scored is None:
             notes.append(f"{regime}: no training slices (no subjects in one of its sources); not trained")
-            report["dice"][regime] = None
-            report["hd95"][regime] = None
-            report["final_loss"][regime] = None
-            report["dice_mean_per_seed"][regime] = None
+        for key in ("dice", "hd95", "dice_mean_per_seed", "final_loss"):
+            report[key][regime] = None if scored is None else scored[key]
+        if scored is not None:
+            logger.info("utility[%s]: mean Dice %.3f over %d training seed(s)", regime, scored["dice"]["mean"], config.train_seeds)
+    report["gain_points"] = _gain(report["dice_mean_per_seed"])
+    report["scarcity"] = []
+    for n in sorted(config.scarcity, reverse=True):
+        if n >= len(real):
+            notes.append(f"scarcity {n}: only {len(real)} real training subjects; not run")
             continue
-        # one training per seed (seed, seed + 1, ...): the same real subset, the same test set
-        runs, losses = [], []
-        for k in range(config.train_seeds):
-            model, loss = train_regime(regime=regime, real=pools["real"], synthetic=pools["synthetic"], config=config,
-                                       seed=seed + k, progress=progress)
-            runs.append(_evaluate(model, test, config))
-            losses.append(loss)
-        report["final_loss"][regime] = float(np.mean(losses))
-        report["dice"][regime] = _mean_over_runs([r["dice"] for r in runs])
-        report["hd95"][regime] = _mean_over_runs([r["hd95"] for r in runs])
-        report["dice_mean_per_seed"][regime] = [r["dice"]["mean"] for r in runs]
-        logger.info("utility[%s]: mean Dice %.3f over %d training seed(s)", regime, report["dice"][regime]["mean"],
-                    config.train_seeds)
+        fewer = {"real": _pool(_real_subset(real, n, seed)), "synthetic": pools["synthetic"]}
+        row: dict = {"n_real": n, "dice": {}, "hd95": {}, "dice_mean_per_seed": {}}
+        for regime in ("real", "real+synthetic"):
+            scored = _train_and_score(regime=regime, pools=fewer, test=test, config=config, seed=seed, progress=progress)
+            for key in ("dice", "hd95", "dice_mean_per_seed"):
+                row[key][regime] = None if scored is None else scored[key]
+        row["gain_points"] = _gain(row["dice_mean_per_seed"])
+        report["scarcity"].append(row)
+        if row["gain_points"] is not None:
+            logger.info("utility: %d real subjects: real+synthetic - real = %+.2f Dice points", n, row["gain_points"]["mean"])
     report.update(
         {
             "n_test": len(test),

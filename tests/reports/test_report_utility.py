@@ -127,3 +127,15 @@ def test_trained_unet_beats_untrained_on_blobs():
         assert report["dice"][regime]["mean"] > 0.7
         assert report["hd95"][regime]["mean"] < untrained["hd95"]["mean"]
     assert np.isfinite(untrained["dice"]["mean"])
+
+
+def test_html_headline_shows_the_gain_at_each_real_count() -> None:
+    from synthshare.reports.html import _headline
+
+    utility = {"dice": {}, "n_train": {"real": 20}, "gain_points": {"mean": -0.27, "per_seed": [-0.3, -0.24]},
+               "scarcity": [{"n_real": 5, "gain_points": {"mean": 2.18, "per_seed": [2.1, 2.26]}},
+                            {"n_real": 3, "gain_points": None}]}
+    rows = dict(_headline({}, utility))
+    assert rows["Dice gain of adding synthetic data, 20 real training subjects (points)"].startswith("-0.27")
+    assert rows["Dice gain of adding synthetic data, 5 real training subjects (points)"].startswith("2.18")
+    assert not any("3 real training" in key for key in rows)  # no gain measured: no row

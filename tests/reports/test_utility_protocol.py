@@ -167,6 +167,9 @@ def test_augmentation_changes_training_and_is_reproducible(real_train, synthetic
         ({"augment_intensity": -0.1}, "augment_intensity"),
         ({"lr_schedule": "step"}, "lr_schedule"),
         ({"augment": True}, "augment"),
+        ({"max_real_train": 20, "scarcity": [5, 20]}, "scarcity"),
+        ({"scarcity": [5, 5]}, "scarcity"),
+        ({"scarcity": [0]}, "scarcity"),
     ],
 )
 def test_bad_utility_configs_are_refused(utility, field):
@@ -203,3 +206,35 @@ def test_utility_report_with_two_train_seeds_is_the_mean_of_the_single_seed_repo
         assert two["dice"][regime]["LV"] == pytest.approx((one[0]["dice"][regime]["LV"] + one[1]["dice"][regime]["LV"]) / 2)
     # negative control: the seeds really differ (else the mean would prove nothing)
     assert one[0]["dice_mean_per_seed"] != one[1]["dice_mean_per_seed"]
+
+
+def test_scarcity_rows_are_the_main_report_on_nested_real_subsets(real_train, synthetic, real_holdout):
+    """A scarcity row equals a utility report whose real subjects are that nested subset; gain = r+s - r."""
+    from synthshare.reports.utility import _real_subset
+
+    config = TINY.model_copy(update={"steps": 2, "max_real_train": 4, "scarcity": (1, 2), "train_seeds": 2})
+    kw = {"synthetic": synthetic[:2], "real_test": real_holdout[:1], "progress": False, "seed": 0}
+    report = utility_report(real_train=real_train, config=config, **kw)
+    assert [row["n_real"] for row in report["scarcity"]] == [2, 1]
+    main_subset = _real_subset(real_train, 4, 0)
+    for row in report["scarcity"]:
+        subset = _real_subset(main_subset, row["n_real"], 0)
+        assert {s.key for s in subset} <= {s.key for s in main_subset}  # nested
+        alone = utility_report(real_train=subset, config=config.model_copy(update={"max_real_train": row["n_real"], "scarcity": ()}), **kw)
+        for regime in ("real", "real+synthetic"):
+            assert row["dice_mean_per_seed"][regime] == pytest.approx(alone["dice_mean_per_seed"][regime])
+        assert row["gain_points"]["per_seed"] == pytest.approx(
+            [100 * (b - a) for a, b in zip(row["dice_mean_per_seed"]["real"], row["dice_mean_per_seed"]["real+synthetic"])])
+        assert row["gain_points"]["mean"] == pytest.approx(sum(row["gain_points"]["per_seed"]) / 2)
+    assert report["gain_points"]["mean"] == pytest.approx(
+        100 * (sum(report["dice_mean_per_seed"]["real+synthetic"]) - sum(report["dice_mean_per_seed"]["real"])) / 2)
+    # negative control: fewer real subjects really train another model
+    assert report["scarcity"][0]["dice_mean_per_seed"]["real"] != report["scarcity"][1]["dice_mean_per_seed"]["real"]
+    assert "nested subsets of [1, 2]" in report["protocol"]["scarcity"]
+
+
+def test_scarcity_larger_than_the_real_subjects_is_skipped_with_a_note(real_train, synthetic, real_holdout):
+    config = TINY.model_copy(update={"steps": 2, "max_real_train": 10, "scarcity": (3,)})
+    report = utility_report(real_train=real_train[:3], synthetic=synthetic[:2], real_test=real_holdout[:1], config=config,
+                            seed=0, progress=False)
+    assert report["scarcity"] == [] and any("scarcity 3: only 3 real" in note for note in report["notes"])
