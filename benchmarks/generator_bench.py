@@ -1,6 +1,7 @@
 """Generator benchmark: controllability, temporal coherence and speed on a phantom cohort.
 
     python benchmarks/generator_bench.py [--config demo] [--n-edv 10] [--n-ef 10] [--coherence 30] [--work DIR] [--out DIR]
+    (--n-edv 0 skips step 3)
 
 1. writes the phantom cohort of the config (its truth is the ground truth for controllability),
 2. prepares, splits and trains the cascade (train split only; resumes inside --work),
@@ -8,13 +9,22 @@
    generated segmentations: Pearson r and MAE, requested vs measured, for LV EDV, ESV, EF,
 4. temporal coherence against REAL curves: the holdout phantoms re-rendered with labels on every
    frame and prepared like the cohort (a real cohort labels only ED and ES) are the real curves;
-   the same subjects' conditions and seeds are sampled by the joint motion model and by per-frame
-   independent sampling (each frame's residual from its own draw). Per set (reports/curves.py):
-   roughness (RMS cyclic second difference / stroke volume) and its ratio to real, shape distance
-   (mean |normalised curve - real mean normalised curve|, in stroke volumes; the real set's own
-   value is the spread of real hearts), the share with one systole and with ED at frame 0; the
-   same for the VAE round trip of the real frames (encode, decode the segmentation): the ceiling.
-   --out DIR writes coherence.png (real band | joint | per-frame) and generator_bench.json,
+   the same subjects' conditions and seeds (so the same anatomy) are sampled four ways:
+   joint: the joint motion model (all frames' residuals in one sample), the release path;
+   joint_model_per_frame_draws: the joint model sampled once per frame, each frame's residual from its own
+     draw (what dropping the joint sample would cost; not the published method);
+   perframe_model_shared_noise / _independent_noise: the PUBLISHED baseline, a motion model that sees one
+     frame (z_t - z_ED, context z_ED + the phase), trained on the same data, steps, batch and lr, sampled
+     per frame with the same initial noise for every frame (the published sampler) or its own noise
+     (benchmarks/perframe_baseline.py; trained once, cached in --work/perframe_baseline; never DP, never
+     released: it folds frames into the batch).
+   Per set (reports/curves.py): roughness (RMS cyclic second difference / stroke volume) and its ratio to
+   real, shape distance (|normalised curve - real mean normalised curve|, in stroke volumes; mean and
+   median; the real set's own value is the spread of real hearts), band sd (spread across subjects), the
+   share of curves straying further from the real mean than the worst real curve, the share with one
+   systole and with ED at frame 0, network evaluations and subjects per second of the sampler; the same
+   for the VAE round trip of the real frames (encode, decode the segmentation): the ceiling.
+   --out DIR writes coherence.png (real band | each sampler) and generator_bench.json,
 5. network evaluations per subject and subjects per second.
 
 Measured 2026-11-23 (OMP_NUM_THREADS=1 python benchmarks/generator_bench.py --config demo --work W --out O,
@@ -33,6 +43,22 @@ window 32 x 32 x 10 at 4 mm; the figures, plot and JSON are in benchmarks/result
   nothing. Tried on the same day without a gain: 1200 motion steps (roughness ratio joint 0.99 vs
   per-frame 0.98, spread 0.040 vs 0.037) and 16 frames (ratio 1.361 vs 1.360; EDV r fell to 0.812).
   88 network evaluations per subject; 0.83 subjects/s.
+
+The published per-frame baseline, measured 2026-11-23 (the same command with --work /tmp/s9/base, a copy of
+such a finished run; the baseline trained in 66 s on the first call, 300 steps, final loss 0.26, and was
+loaded from the cache on the reported one; 30 holdout subjects; per set: roughness ratio to real, shape
+distance mean / median, band sd, beyond the worst real curve, one systole, evaluations, subjects/s):
+  real                                      -     0.076 / 0.071  0.093   0%  100%    -     -
+  joint                                   0.95   0.036 / 0.026  0.039   0%   90%    88   1.26
+  joint model, per-frame draws            0.95   0.035 / 0.031  0.037   0%   90%   328   0.33
+  per-frame model, shared noise           0.97   0.070 / 0.056  0.093   3%   97%   328   0.24
+  per-frame model, independent noise      0.97   0.070 / 0.068  0.085   7%   93%   328   0.28
+  (grid controllability unchanged: EDV r 0.926, ESV 0.949, EF 0.969; 1.22 subjects/s over 100 subjects.)
+  NO coherence gain of the joint model over the published baseline: all four are as smooth as real hearts
+  (ratios 0.95-0.97), and the published model keeps the real spread of curve shapes (band sd 0.093 = real)
+  where the joint model gives nearly the mean shape to every subject (0.039), at 3.7x fewer evaluations.
+  The published model's extra spread is partly malformed curves (1 and 2 of 30 stray beyond every real
+  curve; joint: none). Shared vs independent noise makes no measurable difference at 8 frames.
 """
 
 from __future__ import annotations
@@ -47,6 +73,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from perframe_baseline import (  # benchmarks/, beside this script
+    evaluations_per_subject,
+    perframe_for_run,
+    sample_perframe_batch,
+)
 
 from synthshare.config import Config, load_config
 from synthshare.data.measures import volume_curve_ml
@@ -106,13 +137,27 @@ def vae_roundtrip_curves(*, generator, subjects: list[PreparedSubject]) -> list[
     return out
 
 
-def coherence(curve_list: list[np.ndarray], reference: np.ndarray) -> dict[str, float]:
-    """Temporal-coherence figures of one set of LV volume curves against the real mean shape."""
+def max_deviation(curve: np.ndarray, reference: np.ndarray) -> float:
+    """Largest |normalised curve - reference| over the frames, in stroke volumes."""
+    diff = np.abs(curves.normalised(curve) - reference)
+    return float(np.nanmax(diff)) if np.isfinite(diff).any() else float("nan")
+
+
+def coherence(curve_list: list[np.ndarray], reference: np.ndarray, *, worst_real: float) -> dict[str, float]:
+    """Temporal-coherence figures of one set of LV volume curves against the real mean shape.
+
+    The band sd and the mean shape distance grow with real-like variety AND with a few malformed curves alike;
+    the median shape distance and the share of curves that stray further from the real mean, at some frame,
+    than the worst real curve (`worst_real`; 0 for the real set by construction) tell the two apart.
+    """
     norm = np.stack([curves.normalised(c) for c in curve_list])
+    distance = [curves.shape_distance(c, reference) for c in curve_list]
     return {
         "n": len(curve_list),
         "roughness_mean": float(np.nanmean([curves.roughness(c) for c in curve_list])),
-        "shape_distance_mean": float(np.nanmean([curves.shape_distance(c, reference) for c in curve_list])),
+        "shape_distance_mean": float(np.nanmean(distance)),
+        "shape_distance_median": float(np.nanmedian(distance)),
+        "beyond_worst_real_fraction": float(np.mean([max_deviation(c, reference) > worst_real for c in curve_list])),
         "single_systole_fraction": float(np.mean([curves.single_systole(c) for c in curve_list])),
         "ed_at_frame0_fraction": float(np.mean([curves.ed_at_frame0(c) for c in curve_list])),
         "band_sd_mean": float(np.nanmean(np.nanstd(norm, axis=0, ddof=1))),
@@ -129,13 +174,14 @@ def coherence_png(*, path: Path, band: tuple[list, list, list], sets: dict[str, 
     phase = np.arange(frames + 1) / frames
     cyc = lambda v: np.append(v, v[0])
     fig = Figure(figsize=(4.0 * (1 + len(sets)), 3.4))
+    colours = ("tab:blue", "tab:red", "tab:green", "tab:orange")
     panels = [("real (holdout phantoms): mean +- sd", [])] + [(f"{name} (n={len(c)})", c) for name, c in sets.items()]
     for i, (title, curve_list) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         ax.fill_between(phase, cyc(mean - sd), cyc(mean + sd), color="0.8", label="real mean +- sd")
         ax.plot(phase, cyc(mean), color="black", lw=2, label="real mean")
         for c in curve_list:
-            ax.plot(phase, cyc(curves.normalised(c)), color="tab:blue" if "joint" in title else "tab:red", alpha=0.4, lw=1)
+            ax.plot(phase, cyc(curves.normalised(c)), color=colours[(i - 1) % len(colours)], alpha=0.4, lw=1)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("cardiac phase (ED = 0)")
         ax.set_ylim(-0.15, 1.15)
@@ -154,7 +200,7 @@ def agreement(requested: np.ndarray, measured: np.ndarray) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="demo")
-    parser.add_argument("--n-edv", type=int, default=10)
+    parser.add_argument("--n-edv", type=int, default=10, help="0 skips the controllability grid (coherence only)")
     parser.add_argument("--n-ef", type=int, default=10)
     parser.add_argument("--coherence", type=int, default=30, help="most holdout subjects for the coherence comparison")
     parser.add_argument("--work", type=Path, default=None, help="work folder (kept; a rerun resumes training)")
@@ -182,17 +228,17 @@ def main() -> None:
     train_edv = np.array([cohort.load(k).measures.lv_edv for k in split.train])
     edvs = np.linspace(np.percentile(train_edv, 10), np.percentile(train_edv, 90), args.n_edv)
     efs = np.linspace(25.0, 65.0, args.n_ef)
-    grid = [complete(condition={"group": "NOR" if ef >= 50 else "DCM", "lv_edv": float(edv), "lv_esv": float(edv * (1 - ef / 100))},
+    grid = [] if args.n_edv * args.n_ef == 0 else [complete(condition={"group": "NOR" if ef >= 50 else "DCM", "lv_edv": float(edv), "lv_esv": float(edv * (1 - ef / 100))},
                      prior=generator.prior) for edv in edvs for ef in efs]
     t0 = time.perf_counter()
-    subjects = sample_cohort(run_dir=run.root, n=len(grid), seed=0, conditions=grid, generator=generator)
+    subjects = sample_cohort(run_dir=run.root, n=len(grid), seed=0, conditions=grid, generator=generator) if grid else []
     sample_s = time.perf_counter() - t0
 
     figures: dict[str, object] = {"config": config.name, "n_train": len(split.train), "n_sampled": len(subjects),
                                   "train_seconds": round(train_s, 1), "sample_seconds": round(sample_s, 1),
-                                  "subjects_per_second": len(subjects) / sample_s,
+                                  "subjects_per_second": len(subjects) / sample_s if subjects else None,
                                   "network_evaluations_per_subject": network_evaluations_per_subject(generator=generator)}
-    for field in ("lv_edv", "lv_esv", "lv_ef"):
+    for field in ("lv_edv", "lv_esv", "lv_ef") if subjects else ():
         req = np.array([float(s.requested[field]) for s in subjects])
         mea = np.array([float(getattr(s.measured, field)) for s in subjects])
         figures[field] = agreement(req, mea)
@@ -209,19 +255,38 @@ def main() -> None:
         conds.append(complete(condition={"group": s.group, **known}, prior=generator.prior))
     seeds = [subject_seed(seed=1, index=i) for i in range(len(conds))]
     spacing = tuple(float(v) for v in config.data.spacing)
+    # the published per-frame motion model (benchmarks/perframe_baseline.py), trained once and cached in --work
+    t0 = time.perf_counter()
+    baseline = perframe_for_run(generator=generator, motion_hash=run.done("motion")["hash"], cohort=cohort,
+                                train_keys=split.train, folder=work / "perframe_baseline")
+    figures["perframe_baseline_seconds"] = round(time.perf_counter() - t0, 1)
+    figures["perframe_baseline_final_loss"] = baseline.final_loss
+    joint = lambda independent: lambda c, s: sample_batch(generator=generator, conditions=c, seeds=s, independent_frames=independent)
+    perframe = lambda noise: lambda c, s: sample_perframe_batch(generator=generator, baseline=baseline, conditions=c, seeds=s, noise=noise)
+    samplers = {  # name: (sample(conditions, seeds) -> (images, labels), network evaluations per subject)
+        "joint": (joint(False), network_evaluations_per_subject(generator=generator)),
+        "joint_model_per_frame_draws": (joint(True), evaluations_per_subject(generator=generator)),
+        "perframe_model_shared_noise": (perframe("shared"), evaluations_per_subject(generator=generator)),
+        "perframe_model_independent_noise": (perframe("independent"), evaluations_per_subject(generator=generator)),
+    }
     sets: dict[str, list[np.ndarray]] = {}
-    for name, independent in (("joint", False), ("per_frame", True)):
+    seconds: dict[str, float] = {}
+    for name, (sample, _) in samplers.items():
         sets[name] = []
+        t0 = time.perf_counter()
         for i in range(0, len(conds), config.sampling.batch_size):
-            _, labels = sample_batch(generator=generator, conditions=conds[i : i + config.sampling.batch_size],
-                                     seeds=seeds[i : i + config.sampling.batch_size], independent_frames=independent)
+            _, labels = sample(conds[i : i + config.sampling.batch_size], seeds[i : i + config.sampling.batch_size])
             sets[name] += [volume_curve_ml(lab, LV, spacing, frame_axis=0) for lab in labels]  # as curves.lv_curve
-    temporal = {"real": coherence(real_curves, reference),
-                "vae_roundtrip": coherence(vae_roundtrip_curves(generator=generator, subjects=real), reference)}
+        seconds[name] = time.perf_counter() - t0
+    worst_real = max(max_deviation(c, reference) for c in real_curves)
+    temporal = {"real": coherence(real_curves, reference, worst_real=worst_real),
+                "vae_roundtrip": coherence(vae_roundtrip_curves(generator=generator, subjects=real), reference, worst_real=worst_real)}
     temporal["vae_roundtrip"]["roughness_ratio_to_real"] = temporal["vae_roundtrip"]["roughness_mean"] / temporal["real"]["roughness_mean"]
     for name, curve_list in sets.items():
-        temporal[name] = coherence(curve_list, reference)
+        temporal[name] = coherence(curve_list, reference, worst_real=worst_real)
         temporal[name]["roughness_ratio_to_real"] = temporal[name]["roughness_mean"] / temporal["real"]["roughness_mean"]
+        temporal[name]["network_evaluations_per_subject"] = samplers[name][1]
+        temporal[name]["subjects_per_second"] = len(curve_list) / seconds[name]
     figures["temporal_coherence"] = temporal
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,10 @@ import torch
 
 from privacy import plain_stage
 from synthshare.config import Config
+from synthshare.models.conditioning import subject_conditions
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import default_device, device_of
+from synthshare.models.encode import encode_subjects
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
 from synthshare.sample.conditions import Condition
@@ -42,6 +44,8 @@ from synthshare.sample.sampler import ddim_sample, guidance
 from synthshare.train.checkpoint import load_weights, save_weights
 from synthshare.train.datasets import TensorSubjectDataset
 from synthshare.train.latent_stage import _diffusion_loss
+from synthshare.train.run_dir import STAGES
+from synthshare.train.trainer import SubjectSource
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +132,24 @@ def cached_perframe(*, folder: Path, key: str, config: Config, train: Callable[[
     return baseline
 
 
+def perframe_for_run(*, generator: TrainedGenerator, motion_hash: str, cohort: SubjectSource, train_keys: list[str],
+                     folder: Path) -> PerFrameBaseline:
+    """The baseline for a trained run: its train subjects' latents (the run's VAE) and condition vectors (the run's
+    codec), the run's latent and residual scales and the motion stage's seed; cached in `folder`."""
+    config = generator.config
+
+    def train() -> PerFrameBaseline:
+        latents = encode_subjects(vae=generator.vae, keys=train_keys, load=cohort.load)
+        cond = torch.from_numpy(generator.codec.encode([subject_conditions(subject=cohort.load(k)) for k in train_keys]))
+        return train_perframe(config=config, latents=latents, cond=cond, latent_scale=generator.latent_scale,
+                              residual_scale=generator.residual_scale, seed=config.seed + 1000 * (STAGES.index("motion") + 1))
+
+    return cached_perframe(folder=folder, key=motion_hash, config=config, train=train)
+
+
 def motion_noise(*, generators: list[torch.Generator], shape: tuple[int, ...], frames: int, noise: NoiseMode) -> torch.Tensor:
     """(B, T-1, *shape) initial noise of the T-1 moving frames; "shared": one draw repeated over the frames
-    (the published sampler), "independent": a draw per frame (then the same numbers as the joint sampler's draw)."""
+    (the published sampler), "independent": a draw per frame (the numbers of the joint sampler's one draw)."""
     if noise == "shared":
         return torch.stack([torch.randn(shape, generator=g)[None].repeat(frames - 1, *(1 for _ in shape)) for g in generators])
     return torch.stack([torch.randn((frames - 1, *shape), generator=g) for g in generators])
