@@ -27,38 +27,37 @@
    --out DIR writes coherence.png (real band | each sampler) and generator_bench.json,
 5. network evaluations per subject and subjects per second.
 
-Measured 2026-11-23 (OMP_NUM_THREADS=1 python benchmarks/generator_bench.py --config demo --work W --out O,
-with W/run and W/phantom the run and phantom of a finished `synthshare release` on the same config, so no
-training; 2 CPU cores shared with two other jobs; 100 phantoms with drawn curve shapes, 70 train, demo
-window 32 x 32 x 10 at 4 mm; the figures, plot and JSON are in benchmarks/results/):
-  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.926 MAE 24.7 mL; ESV r 0.949
-  MAE 22.0 mL; EF r 0.969 MAE 5.4 points. (The former 32 x 32 x 8 window at 2.5 mm, which cut every heart,
-  gave EDV r 0.984; the release's own 40 subjects drawn from the prior give r 0.957 / 0.970 / 0.950.)
-  temporal coherence over 30 holdout subjects (real / VAE round trip / joint / per-frame):
-  roughness 0.398 / 0.381 / 0.377 / 0.377 (ratio to real 0.96 / 0.95 / 0.95); shape distance to the real
-  mean curve 0.076 / 0.074 / 0.036 / 0.035 stroke volumes; spread across subjects (band sd) 0.093 / 0.088
-  / 0.039 / 0.037; one systole 100% / 97% / 90% / 90%. Both samplers are as smooth as real hearts but
-  NO gain of the joint model over per-frame sampling is measured: the motion model gives every subject
-  nearly the mean curve shape (spread 0.04 against 0.09 real), so drawing each frame apart loses
-  nothing. Tried on the same day without a gain: 1200 motion steps (roughness ratio joint 0.99 vs
-  per-frame 0.98, spread 0.040 vs 0.037) and 16 frames (ratio 1.361 vs 1.360; EDV r fell to 0.812).
-  88 network evaluations per subject; 0.83 subjects/s.
+Measured 2026-11-23 on the current demo config (600 VAE and anatomy steps, motion LDM 32/64 channels):
+OMP_NUM_THREADS=1 python benchmarks/generator_bench.py --config demo --work W --out O, with W/run and
+W/phantom links to the run and phantom of the timed `synthshare release` of that config (so only the
+per-frame baseline trained: 185 s, 300 steps, final loss 0.32); 2 CPU cores, the other core idle;
+100 phantoms with drawn curve shapes, 70 train, window 32 x 32 x 10 at 4 mm; JSON and plot in
+benchmarks/results/:
+  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.971 MAE 24.1 mL; ESV r 0.981
+  MAE 29.6 mL; EF r 0.986 MAE 8.2 points. 88 network evaluations per subject; 0.80 subjects/s.
+  temporal coherence over 30 holdout subjects (roughness ratio to real, shape distance to the real mean
+  curve mean / median in stroke volumes, band sd, beyond the worst real curve, one systole, ED at frame 0,
+  evaluations per subject, subjects/s of that sampler):
+    real                                 -     0.076 / 0.071  0.093   0%  100%  100%    -     -
+    VAE round trip                      0.95   0.075 / 0.074  0.087   0%  100%  100%    -     -
+    joint (the release path)            1.02   0.059 / 0.035  0.085   7%   77%   97%    88   1.01
+    joint model, per-frame draws        1.02   0.054 / 0.038  0.072   7%   80%   97%   328   0.19
+    per-frame model, shared noise       0.90   0.096 / 0.097  0.076   7%  100%  100%   328   0.11
+    per-frame model, independent noise  0.92   0.095 / 0.098  0.081  10%   90%  100%   328   0.11
+  The joint model is as rough as real hearts (1.02) and closest to their shapes (median distance 0.035,
+  below the real spread 0.071), with their spread (0.085 vs 0.093), at 3.7x fewer evaluations; but 7 of
+  30 of its curves have a second dip in diastole (one systole 77%). The published per-frame model is
+  smoother than real (0.90), always has one systole, and fills systematically late (distance 0.096, above
+  the real spread). So neither is more coherent on every measure: NO coherence gain of the joint model is
+  shown. Motion EMA (decay 0.99 / 0.995, retrained, joint only) gave one systole 83% / 83% but ED at frame
+  0 only 90%: not adopted.
 
-The published per-frame baseline, measured 2026-11-23 (the same command with --work /tmp/s9/base, a copy of
-such a finished run; the baseline trained in 66 s on the first call, 300 steps, final loss 0.26, and was
-loaded from the cache on the reported one; 30 holdout subjects; per set: roughness ratio to real, shape
-distance mean / median, band sd, beyond the worst real curve, one systole, evaluations, subjects/s):
-  real                                      -     0.076 / 0.071  0.093   0%  100%    -     -
-  joint                                   0.95   0.036 / 0.026  0.039   0%   90%    88   1.26
-  joint model, per-frame draws            0.95   0.035 / 0.031  0.037   0%   90%   328   0.33
-  per-frame model, shared noise           0.97   0.070 / 0.056  0.093   3%   97%   328   0.24
-  per-frame model, independent noise      0.97   0.070 / 0.068  0.085   7%   93%   328   0.28
-  (grid controllability unchanged: EDV r 0.926, ESV 0.949, EF 0.969; 1.22 subjects/s over 100 subjects.)
-  NO coherence gain of the joint model over the published baseline: all four are as smooth as real hearts
-  (ratios 0.95-0.97), and the published model keeps the real spread of curve shapes (band sd 0.093 = real)
-  where the joint model gives nearly the mean shape to every subject (0.039), at 3.7x fewer evaluations.
-  The published model's extra spread is partly malformed curves (1 and 2 of 30 stray beyond every real
-  curve; joint: none). Shared vs independent noise makes no measurable difference at 8 frames.
+History (same command, same day, earlier demo config: 300 VAE and anatomy steps, motion 16/32 channels):
+grid EDV r 0.926, ESV 0.949, EF 0.969; joint roughness ratio 0.95, band sd 0.039 (every subject nearly
+the mean curve shape: 28 residual channels through a 16-channel network), one systole 90%; the
+published baseline then: ratio 0.97, sd 0.093, one systole 97%. Without gain on that config: 1200
+motion steps (sd 0.040), 16 frames (EDV r 0.812), motion guidance 1.0 or 0.0 instead of 2.0 (sd 0.030 /
+0.029: guidance was not the cause of the collapse).
 """
 
 from __future__ import annotations
