@@ -38,3 +38,11 @@ def trained_run(tmp_path_factory, cohort, tiny_config):
     run = RunDir(tmp_path_factory.mktemp("run") / "run")
     train_run(cohort=cohort, train_keys=cohort.keys[:6], config=tiny_config, run_dir=run)
     return run
+
+
+@pytest.fixture(scope="module")
+def generator(trained_run):
+    """The trained tiny run, loaded for sampling."""
+    from synthshare.sample.generator import load_generator
+
+    return load_generator(run_dir=trained_run.root)

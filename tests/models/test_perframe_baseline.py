@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from synthshare.sample.conditions import draw_conditions
-from synthshare.sample.generator import load_generator
 from synthshare.sample.sampler import network_evaluations_per_subject, sample_batch
 
 # site-packages holds an unrelated `benchmarks` package, so the benchmark folder is put on the path itself
@@ -24,11 +23,6 @@ from perframe_baseline import (
     phase_context,
     sample_perframe_batch,
 )
-
-
-@pytest.fixture(scope="module")
-def generator(trained_run):
-    return load_generator(run_dir=trained_run.root)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from synthshare.sample.conditions import (
     draw_conditions,
     read_conditions_csv,
 )
-from synthshare.sample.generator import load_generator
 from synthshare.sample.sampler import (
     guidance,
     network_evaluations_per_subject,
@@ -19,11 +18,6 @@ from synthshare.sample.sampler import (
     sample_cohort,
     subject_seed,
 )
-
-
-@pytest.fixture(scope="module")
-def generator(trained_run):
-    return load_generator(run_dir=trained_run.root)
 
 
 def test_same_seed_same_sample_other_seed_different(trained_run, generator):
