@@ -73,6 +73,17 @@ class DiffusionConfig(_Strict):
         return self
 
 
+class MotionConfig(DiffusionConfig):
+    """Stage 3: the residual motion LDM. Both layouts see every frame of a subject in one example."""
+
+    layout: Literal["frames_in_channels", "time_axis"] = Field(
+        "frames_in_channels",
+        description="frames_in_channels: a 3-D UNet over (slice, row, col), the frames' residuals stacked in "
+        "channels; time_axis: a 3-D UNet over (frame, row, col), the slices in channels, so convolutions run "
+        "along the cardiac cycle with weights shared over time and zero padding where the ED residual is 0",
+    )
+
+
 class SamplingConfig(_Strict):
     ddim_steps: int = Field(20, ge=1)
     guidance_scale: float = Field(2.0, ge=0.0, description="classifier-free guidance of the anatomy (static) stage")
@@ -157,7 +168,7 @@ class Config(_Strict):
     data: DataConfig = DataConfig()
     vae: VAEConfig = VAEConfig()
     static: DiffusionConfig = DiffusionConfig()
-    motion: DiffusionConfig = DiffusionConfig()
+    motion: MotionConfig = MotionConfig()
     sampling: SamplingConfig = SamplingConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     utility: UtilityConfig = UtilityConfig()

@@ -2,8 +2,10 @@
 
 Static: x0 = scaled z_ED, conditioned on the condition vector.
 Motion: x0 = the scaled residuals z_t - z_ED for t = 1..T-1 stacked in the CHANNEL dimension
-(one example per subject, frames seen together, phase given by channel order), conditioned on the
-scaled z_ED (context channels) and the same condition vector. The ED residual is 0 by construction.
+(one example per subject, frames seen together), conditioned on the scaled z_ED (context) and the
+same condition vector. The ED residual is 0 by construction. motion.layout picks the network:
+frames_in_channels (a UNet over the slice grid, phase given by channel order) or time_axis
+(models/motion.py: a UNet along the cardiac cycle, slices in channels).
 
 Latent scales (1 / std of the train latents and residuals) put the diffusion input near unit
 variance. They are a statistic of the training data, so under DP they are fixed at 1.0 instead.
@@ -21,6 +23,7 @@ from synthshare.config import Config, DiffusionConfig
 from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import device_of
+from synthshare.models.motion import TimeAxisMotionDenoiser
 from synthshare.models.schedulers import train_scheduler, training_target
 from synthshare.train.datasets import TensorSubjectDataset
 from synthshare.train.job import StageJob
@@ -46,8 +49,13 @@ def build_static(*, config: Config, latent_channels: int) -> LatentDenoiser:
     return LatentDenoiser(config=config.static, channels=latent_channels)
 
 
-def build_motion(*, config: Config, latent_channels: int) -> LatentDenoiser:
-    return LatentDenoiser(config=config.motion, channels=latent_channels * (config.data.frames - 1), context_channels=latent_channels)
+def build_motion(*, config: Config, latent_channels: int) -> LatentDenoiser | TimeAxisMotionDenoiser:
+    """The motion denoiser in the configured layout; both take and give residuals frames in channels."""
+    frames = config.data.frames
+    if config.motion.layout == "time_axis":
+        return TimeAxisMotionDenoiser(config=config.motion, latent_channels=latent_channels, slices=config.data.slices,
+                                      frames=frames)
+    return LatentDenoiser(config=config.motion, channels=latent_channels * (frames - 1), context_channels=latent_channels)
 
 
 def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has_context: bool) -> Any:

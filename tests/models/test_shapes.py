@@ -28,18 +28,20 @@ def test_vae_shapes(tiny_config, overrides, input_shape, expected):
     assert latent_shape(config=config.vae, slices=input_shape[2], height=input_shape[3], width=input_shape[4]) == expected[1:]
 
 
-# (stage, latent (B, C, S, h, w) incl. odd sizes the UNet must pad, frames)
+# (stage, latent (B, C, S, h, w) incl. odd sizes the UNet must pad, frames, motion layout)
 DENOISER_CASES = [
-    ("static", (2, 2, 4, 8, 8), 4),
-    ("static", (1, 2, 3, 5, 7), 4),
-    ("motion", (2, 2, 4, 8, 8), 4),
-    ("motion", (1, 2, 3, 8, 8), 3),
+    ("static", (2, 2, 4, 8, 8), 4, "frames_in_channels"),
+    ("static", (1, 2, 3, 5, 7), 4, "frames_in_channels"),
+    ("motion", (2, 2, 4, 8, 8), 4, "frames_in_channels"),
+    ("motion", (1, 2, 3, 8, 8), 3, "frames_in_channels"),
+    ("motion", (2, 2, 4, 8, 8), 4, "time_axis"),
+    ("motion", (1, 2, 3, 5, 7), 6, "time_axis"),
 ]
 
 
-@pytest.mark.parametrize("stage, shape, frames", DENOISER_CASES)
-def test_denoiser_shapes(tiny_config, stage, shape, frames):
-    config = tiny_config.with_updates({"data": {"frames": frames}})
+@pytest.mark.parametrize("stage, shape, frames, layout", DENOISER_CASES)
+def test_denoiser_shapes(tiny_config, stage, shape, frames, layout):
+    config = tiny_config.with_updates({"data": {"frames": frames, "slices": shape[2]}, "motion": {"layout": layout}})
     b, c = shape[0], shape[1]
     cond = torch.zeros(b, CONDITION_DIM)
     t = torch.tensor([1] * b)
