@@ -27,37 +27,47 @@
    --out DIR writes coherence.png (real band | each sampler) and generator_bench.json,
 5. network evaluations per subject and subjects per second.
 
-Measured 2026-11-23 on the current demo config (600 VAE and anatomy steps, motion LDM 32/64 channels):
-OMP_NUM_THREADS=1 python benchmarks/generator_bench.py --config demo --work W --out O, with W/run and
-W/phantom links to the run and phantom of the timed `synthshare release` of that config (so only the
-per-frame baseline trained: 185 s, 300 steps, final loss 0.32); 2 CPU cores, the other core idle;
-100 phantoms with drawn curve shapes, 70 train, window 32 x 32 x 10 at 4 mm; JSON and plot in
-benchmarks/results/:
-  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.971 MAE 24.1 mL; ESV r 0.981
-  MAE 29.6 mL; EF r 0.986 MAE 8.2 points. 88 network evaluations per subject; 0.80 subjects/s.
+Measured 2026-12-01 on the current demo config (600 VAE and anatomy steps; motion LDM time_axis layout,
+16/32 channels, 1200 steps):
+python benchmarks/generator_bench.py --config demo --work W --out O \
+    --motion-variant 'fic={"layout":"frames_in_channels","steps":300}'
+(torch's default 2 threads) with W/run and W/phantom links to the run and phantom of a `synthshare release`
+(its VAE and anatomy; its motion stage the 1200-step time-axis model that an earlier `--motion-variant
+ta1200=...` of this bench trained in 5 min, moved into W/run: the same stage hash, so nothing retrained);
+the variant fic is the former default motion model, on the same VAE, anatomy, data and seeds; the
+per-frame baseline trained with the same 1200 steps (258 s, final loss 0.13); 2 CPU cores of a machine about 2x slower than the 2026-11-23 one
+(its test suite 4 min 25 s against 2 min 06 s); 100 phantoms with drawn curve shapes, 70 train, window
+32 x 32 x 10 at 4 mm; JSON and plot in benchmarks/results/:
+  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.955 MAE 31.7 mL; ESV r 0.958
+  MAE 30.7 mL; EF r 0.963 MAE 5.6 points. 88 network evaluations per subject; 1.48 subjects/s.
   temporal coherence over 30 holdout subjects (roughness ratio to real, shape distance to the real mean
   curve mean / median in stroke volumes, band sd, beyond the worst real curve, one systole, ED at frame 0,
   evaluations per subject, subjects/s of that sampler):
     real                                 -     0.076 / 0.071  0.093   0%  100%  100%    -     -
-    VAE round trip                      0.95   0.075 / 0.074  0.087   0%  100%  100%    -     -
-    joint (the release path)            1.02   0.059 / 0.035  0.085   7%   77%   97%    88   1.01
-    joint model, per-frame draws        1.02   0.054 / 0.038  0.072   7%   80%   97%   328   0.19
-    per-frame model, shared noise       0.90   0.096 / 0.097  0.076   7%  100%  100%   328   0.11
-    per-frame model, independent noise  0.92   0.095 / 0.098  0.081  10%   90%  100%   328   0.11
-  The joint model is as rough as real hearts (1.02) and closest to their shapes (median distance 0.035,
-  below the real spread 0.071), with their spread (0.085 vs 0.093), at 3.7x fewer evaluations; but 7 of
-  30 of its curves have a second dip in diastole (one systole 77%). The published per-frame model is
-  smoother than real (0.90), always has one systole, and fills systematically late (distance 0.096, above
-  the real spread). So neither is more coherent on every measure: NO coherence gain of the joint model is
-  shown. Motion EMA (decay 0.99 / 0.995, retrained, joint only) gave one systole 83% / 83% but ED at frame
-  0 only 90%: not adopted.
+    VAE round trip                      0.94   0.074 / 0.071  0.086   0%  100%  100%    -     -
+    joint, time_axis (the release path) 0.97   0.058 / 0.051  0.064   0%   93%  100%    88   1.34
+    joint, frames_in_channels (fic)     0.94   0.040 / 0.039  0.038   0%   87%  100%    88   1.42
+    joint model, per-frame draws        0.96   0.059 / 0.059  0.067   0%   87%  100%   328   0.41
+    per-frame model, shared noise       1.03   0.082 / 0.057  0.112   7%   97%  100%   328   0.35
+    per-frame model, independent noise  1.03   0.082 / 0.058  0.120  10%   93%  100%   328   0.32
+  The time-axis joint model keeps every curve inside the real envelope (0% beyond the worst real curve,
+  against 7% and 10% for the published per-frame model with shared and with independent noise), is closer
+  to the real shapes on average (0.058 against 0.082), as smooth as real hearts (0.97), as often single-
+  systole as independent per-frame sampling (93%; shared noise 97%: one curve of 30 more), at 3.7x fewer
+  network evaluations and 3.8x the subjects per second. Its spread across subjects (0.064) stays below the
+  real one (0.093); the per-frame models' larger spread (0.112, 0.120) comes from their outlier curves (late
+  or double filling, plot). The former frames-in-channels model gives every subject nearly the mean shape
+  (spread 0.038; 87% one systole). Same bench, --sets and --motion-variant on this run, time_axis only
+  (one systole / spread): 300 steps 63% / 0.093, 600 steps 77% / 0.087, 600 steps at lr 4e-3 67% / 0.075,
+  32/64 channels at 300 steps 73% / 0.092, 1200 steps with EMA 0.995 83% / 0.063; on the 1200-step model
+  motion guidance 1.0 93% / 0.057 and 1.5 90% / 0.059, 30 DDIM steps 93% / 0.065. The frames-in-channels
+  model with motion guidance 1.0: 100% one systole but spread 0.027 (every subject the mean curve).
 
-History (same command, same day, earlier demo config: 300 VAE and anatomy steps, motion 16/32 channels):
-grid EDV r 0.926, ESV 0.949, EF 0.969; joint roughness ratio 0.95, band sd 0.039 (every subject nearly
-the mean curve shape: 28 residual channels through a 16-channel network), one systole 90%; the
-published baseline then: ratio 0.97, sd 0.093, one systole 97%. Without gain on that config: 1200
-motion steps (sd 0.040), 16 frames (EDV r 0.812), motion guidance 1.0 or 0.0 instead of 2.0 (sd 0.030 /
-0.029: guidance was not the cause of the collapse).
+History (2026-11-23, frames-in-channels motion model, 32/64 channels, 300 steps): grid EDV r 0.971, ESV
+0.981, EF 0.986; joint one systole 77%, spread 0.085; the published baseline (300 steps) 100% / 0.076 with
+a systematically late filling (shape distance 0.096). With 16/32 channels: one systole 90%, spread 0.039;
+1200 motion steps (spread 0.040), 16 frames (EDV r 0.812) and motion guidance 1.0 or 0.0 (spread 0.030 /
+0.029) did not widen it.
 """
 
 from __future__ import annotations
@@ -93,7 +103,7 @@ from synthshare.sample.sampler import (
     subject_seed,
 )
 from synthshare.train.run_dir import RunDir
-from synthshare.train.trainer import train_run
+from synthshare.train.trainer import stage_hashes, train_run
 
 
 def real_curve_subjects(*, phantom: Path, cohort, keys: list[str], config: Config) -> list[PreparedSubject]:
@@ -196,6 +206,35 @@ def agreement(requested: np.ndarray, measured: np.ndarray) -> dict[str, float]:
     return {"pearson_r": r, "mae": float(np.mean(np.abs(requested[ok] - measured[ok])))}
 
 
+def baseline_key(*, config: Config, train_keys: list[str]) -> str:
+    """What the per-frame baseline's weights depend on: the motion stage's inputs, whatever the joint model's layout."""
+    return stage_hashes(config=config.with_updates({"motion": {"layout": "frames_in_channels"}}), train_keys=train_keys)["motion"]
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    name, sep, overrides = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise SystemExit(f"--motion-variant {text!r}: expected NAME=JSON with NAME a plain identifier")
+    return name, json.loads(overrides)
+
+
+def variant_generator(*, run: RunDir, config: Config, name: str, motion: dict, cohort, train_keys: list[str]):
+    """The run's VAE and anatomy model with another motion model (config.motion updated by `motion`), trained in a
+    sibling run folder (the finished upstream stages and the released statistics are copied: only motion trains)."""
+    import shutil
+
+    other = RunDir(run.root.parent / f"{run.root.name}-{name}")
+    other.root.mkdir(parents=True, exist_ok=True)
+    for name in ("conditions.json", "split.json", "vae", "static"):
+        src, dst = run.root / name, other.root / name
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        elif src.exists():
+            shutil.copy2(src, dst)
+    train_run(cohort=cohort, train_keys=train_keys, config=config.with_updates({"motion": motion}), run_dir=other)
+    return load_generator(run_dir=other.root)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="demo")
@@ -205,6 +244,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="work folder (kept; a rerun resumes training)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--out", type=Path, default=None, help="write coherence.png and generator_bench.json here")
+    parser.add_argument("--motion-variant", action="append", default=[], metavar="NAME=JSON",
+                        help="a motion model to train and sample BESIDE the config's own for the coherence comparison "
+                        "(same VAE, anatomy, data and seeds): NAME and the motion-section overrides as JSON, e.g. "
+                        "time_axis='{\"layout\": \"time_axis\"}'; repeatable; its set is called joint_NAME")
+    parser.add_argument("--sets", default="", help="comma-separated sampler names to run (default: all): joint, "
+                        "joint_<layout>, joint_model_per_frame_draws, perframe_model_shared_noise, perframe_model_independent_noise")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -254,20 +299,30 @@ def main() -> None:
         conds.append(complete(condition={"group": s.group, **known}, prior=generator.prior))
     seeds = [subject_seed(seed=1, index=i) for i in range(len(conds))]
     spacing = tuple(float(v) for v in config.data.spacing)
-    # the published per-frame motion model (benchmarks/perframe_baseline.py), trained once and cached in --work
-    t0 = time.perf_counter()
-    baseline = perframe_for_run(generator=generator, motion_hash=run.done("motion")["hash"], cohort=cohort,
-                                train_keys=split.train, folder=work / "perframe_baseline")
-    figures["perframe_baseline_seconds"] = round(time.perf_counter() - t0, 1)
-    figures["perframe_baseline_final_loss"] = baseline.final_loss
-    joint = lambda independent: lambda c, s: sample_batch(generator=generator, conditions=c, seeds=s, independent_frames=independent)
+    variants = dict(parse_variant(v) for v in args.motion_variant)
+    others = {name: variant_generator(run=run, config=config, name=name, motion=motion, cohort=cohort, train_keys=split.train)
+              for name, motion in variants.items()}
+    figures["motion_variants"] = {"joint": config.to_dict()["motion"],
+                                  **{f"joint_{name}": g.config.to_dict()["motion"] for name, g in others.items()}}
+    wanted = set(filter(None, args.sets.split(","))) or None
+    baseline = None
+    if wanted is None or wanted & {"perframe_model_shared_noise", "perframe_model_independent_noise"}:
+        # the published per-frame motion model (benchmarks/perframe_baseline.py), trained once and cached in --work
+        t0 = time.perf_counter()
+        baseline = perframe_for_run(generator=generator, motion_hash=baseline_key(config=config, train_keys=split.train),
+                                    cohort=cohort, train_keys=split.train, folder=work / "perframe_baseline")
+        figures["perframe_baseline_seconds"] = round(time.perf_counter() - t0, 1)
+        figures["perframe_baseline_final_loss"] = baseline.final_loss
+    joint = lambda g, independent: lambda c, s: sample_batch(generator=g, conditions=c, seeds=s, independent_frames=independent)
     perframe = lambda noise: lambda c, s: sample_perframe_batch(generator=generator, baseline=baseline, conditions=c, seeds=s, noise=noise)
     samplers = {  # name: (sample(conditions, seeds) -> (images, labels), network evaluations per subject)
-        "joint": (joint(False), network_evaluations_per_subject(generator=generator)),
-        "joint_model_per_frame_draws": (joint(True), evaluations_per_subject(generator=generator)),
+        "joint": (joint(generator, False), network_evaluations_per_subject(generator=generator)),
+        **{f"joint_{name}": (joint(g, False), network_evaluations_per_subject(generator=g)) for name, g in others.items()},
+        "joint_model_per_frame_draws": (joint(generator, True), evaluations_per_subject(generator=generator)),
         "perframe_model_shared_noise": (perframe("shared"), evaluations_per_subject(generator=generator)),
         "perframe_model_independent_noise": (perframe("independent"), evaluations_per_subject(generator=generator)),
     }
+    samplers = {name: v for name, v in samplers.items() if wanted is None or name in wanted}
     sets: dict[str, list[np.ndarray]] = {}
     seconds: dict[str, float] = {}
     for name, (sample, _) in samplers.items():

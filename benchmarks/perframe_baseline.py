@@ -2,8 +2,8 @@
 
 The published code's motion model sees ONE frame at a time: x = that frame's residual z_t - z_ED, with the
 anatomy and the cardiac phase as context, and it samples each frame apart with the same initial noise for
-every frame. Our joint motion LDM (synthshare/train/latent_stage.py) stacks all residuals in channels
-instead. To compare the two like for like, this baseline changes only what the published design changes:
+every frame. Our joint motion LDM (synthshare/train/latent_stage.py, models/motion.py) denoises all residuals
+of a subject in one sample instead. To compare the two like for like, this baseline changes only what the published design changes:
 - the network is the joint model's LatentDenoiser with x = one frame's scaled residual (latent_channels
   channels) and context = the scaled z_ED plus PHASE_CHANNELS constant channels sin, cos (2 pi t / T);
 - the condition vector, UNet channels, v-prediction loss, schedulers, steps, batch size, lr and EMA are

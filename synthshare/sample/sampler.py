@@ -107,7 +107,8 @@ def sample_batch(*, generator: TrainedGenerator, conditions: list[Condition], se
     # 2. anatomy: the ED latent from the static LDM
     z_ed = ddim_sample(net=generator.static, noise=_noise((c, s, h, w), gens), cond=cond, context=None,
                        generator=generator, section="static")
-    # 3. motion: all residuals z_t - z_ED jointly (frames in channels), conditioned on the anatomy
+    # 3. motion: all residuals z_t - z_ED in one sample (stored frames in channels; motion.layout picks the
+    #    network), conditioned on the anatomy
     motion_shape = (c * (frames - 1), s, h, w)
     if independent_frames:
         runs = [ddim_sample(net=generator.motion, noise=_noise(motion_shape, gens), cond=cond, context=z_ed,

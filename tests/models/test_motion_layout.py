@@ -35,9 +35,10 @@ def _randomise(net: torch.nn.Module) -> torch.nn.Module:
     return net
 
 
-def test_build_motion_follows_the_layout(config, tiny_config):
+def test_build_motion_follows_the_layout(config):
     assert isinstance(build_motion(config=config, latent_channels=C), TimeAxisMotionDenoiser)
-    assert not isinstance(build_motion(config=tiny_config, latent_channels=C), TimeAxisMotionDenoiser)
+    other = config.with_updates({"motion": {"layout": "frames_in_channels"}})
+    assert not isinstance(build_motion(config=other, latent_channels=C), TimeAxisMotionDenoiser)
 
 
 def test_clip_reshapes_are_exact_inverses(config, monkeypatch):
