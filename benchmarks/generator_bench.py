@@ -9,8 +9,10 @@
    generated segmentations: Pearson r and MAE, requested vs measured, for LV EDV, ESV, EF,
 4. temporal coherence against REAL curves: the holdout phantoms re-rendered with labels on every
    frame and prepared like the cohort (a real cohort labels only ED and ES) are the real curves;
-   the same subjects' conditions and seeds (so the same anatomy) are sampled four ways:
+   the same subjects' conditions and seeds (so the same anatomy) are sampled several ways:
    joint: the joint motion model (all frames' residuals in one sample), the release path;
+   joint_NAME: each --motion-variant, another joint motion model (e.g. the other motion.layout) trained
+     beside it on the run's VAE and anatomy (in --work/run-NAME);
    joint_model_per_frame_draws: the joint model sampled once per frame, each frame's residual from its own
      draw (what dropping the joint sample would cost; not the published method);
    perframe_model_shared_noise / _independent_noise: the PUBLISHED baseline, a motion model that sees one
@@ -34,10 +36,11 @@ python benchmarks/generator_bench.py --config demo --work W --out O \
 (torch's default 2 threads) with W/run and W/phantom links to the run and phantom of a `synthshare release`
 (its VAE and anatomy; its motion stage the 1200-step time-axis model that an earlier `--motion-variant
 ta1200=...` of this bench trained in 5 min, moved into W/run: the same stage hash, so nothing retrained);
-the variant fic is the former default motion model, on the same VAE, anatomy, data and seeds; the
-per-frame baseline trained with the same 1200 steps (258 s, final loss 0.13); 2 CPU cores of a machine about 2x slower than the 2026-11-23 one
-(its test suite 4 min 25 s against 2 min 06 s); 100 phantoms with drawn curve shapes, 70 train, window
-32 x 32 x 10 at 4 mm; JSON and plot in benchmarks/results/:
+the variant fic is the former default motion model on the same VAE, anatomy, data and seeds (the release's
+own motion stage, trained by the release before the default changed and copied into W/run-fic); the
+per-frame baseline trained with the same 1200 steps (258 s, final loss 0.13); 2 CPU cores of a machine
+about 2x slower than the 2026-11-23 one (its test suite 4 min 25 s against 2 min 06 s); 100 phantoms
+with drawn curve shapes, 70 train, window 32 x 32 x 10 at 4 mm; JSON and plot in benchmarks/results/:
   controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.955 MAE 31.7 mL; ESV r 0.958
   MAE 30.7 mL; EF r 0.963 MAE 5.6 points. 88 network evaluations per subject; 1.48 subjects/s.
   temporal coherence over 30 holdout subjects (roughness ratio to real, shape distance to the real mean
@@ -225,8 +228,8 @@ def variant_generator(*, run: RunDir, config: Config, name: str, motion: dict, c
 
     other = RunDir(run.root.parent / f"{run.root.name}-{name}")
     other.root.mkdir(parents=True, exist_ok=True)
-    for name in ("conditions.json", "split.json", "vae", "static"):
-        src, dst = run.root / name, other.root / name
+    for item in ("conditions.json", "split.json", "vae", "static"):
+        src, dst = run.root / item, other.root / item
         if src.is_dir():
             shutil.copytree(src, dst, dirs_exist_ok=True)
         elif src.exists():
@@ -249,7 +252,7 @@ def main() -> None:
                         "(same VAE, anatomy, data and seeds): NAME and the motion-section overrides as JSON, e.g. "
                         "time_axis='{\"layout\": \"time_axis\"}'; repeatable; its set is called joint_NAME")
     parser.add_argument("--sets", default="", help="comma-separated sampler names to run (default: all): joint, "
-                        "joint_<layout>, joint_model_per_frame_draws, perframe_model_shared_noise, perframe_model_independent_noise")
+                        "joint_NAME (a --motion-variant), joint_model_per_frame_draws, perframe_model_shared_noise, perframe_model_independent_noise")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
