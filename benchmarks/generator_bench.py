@@ -29,42 +29,41 @@
    --out DIR writes coherence.png (real band | each sampler) and generator_bench.json,
 5. network evaluations per subject and subjects per second.
 
-Measured 2026-12-01 on the current demo config (600 VAE and anatomy steps; motion LDM time_axis layout,
-16/32 channels, 1200 steps):
+Measured 2026-12-01 on the current demo config (600 VAE and anatomy steps; motion LDM frames_in_channels,
+16/32 channels, 300 steps):
 python benchmarks/generator_bench.py --config demo --work W --out O \
-    --motion-variant 'fic={"layout":"frames_in_channels","steps":300}'
+    --motion-variant 'ta600={"layout":"time_axis","steps":600}' --motion-variant 'ta1200={"layout":"time_axis","steps":1200}'
 (torch's default 2 threads) with W/run and W/phantom links to the run and phantom of a `synthshare release`
-(its VAE and anatomy; its motion stage the 1200-step time-axis model that an earlier `--motion-variant
-ta1200=...` of this bench trained in 5 min, moved into W/run: the same stage hash, so nothing retrained);
-the variant fic is the former default motion model on the same VAE, anatomy, data and seeds (the release's
-own motion stage, trained by the release before the default changed and copied into W/run-fic); the
-per-frame baseline trained with the same 1200 steps (258 s, final loss 0.13); 2 CPU cores of a machine
-about 2x slower than the 2026-11-23 one (its test suite 4 min 25 s against 2 min 06 s); 100 phantoms
-with drawn curve shapes, 70 train, window 32 x 32 x 10 at 4 mm; JSON and plot in benchmarks/results/:
-  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.955 MAE 31.7 mL; ESV r 0.958
-  MAE 30.7 mL; EF r 0.963 MAE 5.6 points. 88 network evaluations per subject; 1.48 subjects/s.
+of that config (so only the per-frame baseline trained here: 300 steps, 73 s, final loss 0.26; the two
+time-axis variants were trained by earlier runs of this bench into W/run-ta600, W/run-ta1200, 3 and 5 min);
+2 CPU cores of a machine about 2x slower than the 2026-11-23 one (its test suite 4 min 25 s against 2 min
+06 s); 100 phantoms with drawn curve shapes, 70 train, window 32 x 32 x 10 at 4 mm; JSON and plot in
+benchmarks/results/:
+  controllability over the 10 x 10 EDV x EF grid (100 subjects): LV EDV r 0.955 MAE 31.7 mL; ESV r 0.960
+  MAE 28.9 mL; EF r 0.985 MAE 5.0 points. 88 network evaluations per subject; 1.17 subjects/s.
   temporal coherence over 30 holdout subjects (roughness ratio to real, shape distance to the real mean
   curve mean / median in stroke volumes, band sd, beyond the worst real curve, one systole, ED at frame 0,
-  evaluations per subject, subjects/s of that sampler):
-    real                                 -     0.076 / 0.071  0.093   0%  100%  100%    -     -
-    VAE round trip                      0.94   0.074 / 0.071  0.086   0%  100%  100%    -     -
-    joint, time_axis (the release path) 0.97   0.058 / 0.051  0.064   0%   93%  100%    88   1.34
-    joint, frames_in_channels (fic)     0.94   0.040 / 0.039  0.038   0%   87%  100%    88   1.42
-    joint model, per-frame draws        0.96   0.059 / 0.059  0.067   0%   87%  100%   328   0.41
-    per-frame model, shared noise       1.03   0.082 / 0.057  0.112   7%   97%  100%   328   0.35
-    per-frame model, independent noise  1.03   0.082 / 0.058  0.120  10%   93%  100%   328   0.32
-  The time-axis joint model keeps every curve inside the real envelope (0% beyond the worst real curve,
-  against 7% and 10% for the published per-frame model with shared and with independent noise), is closer
-  to the real shapes on average (0.058 against 0.082), as smooth as real hearts (0.97), as often single-
-  systole as independent per-frame sampling (93%; shared noise 97%: one curve of 30 more), at 3.7x fewer
-  network evaluations and 3.8x the subjects per second. Its spread across subjects (0.064) stays below the
-  real one (0.093); the per-frame models' larger spread (0.112, 0.120) comes from their outlier curves (late
-  or double filling, plot). The former frames-in-channels model gives every subject nearly the mean shape
-  (spread 0.038; 87% one systole). Same bench, --sets and --motion-variant on this run, time_axis only
-  (one systole / spread): 300 steps 63% / 0.093, 600 steps 77% / 0.087, 600 steps at lr 4e-3 67% / 0.075,
-  32/64 channels at 300 steps 73% / 0.092, 1200 steps with EMA 0.995 83% / 0.063; on the 1200-step model
-  motion guidance 1.0 93% / 0.057 and 1.5 90% / 0.059, 30 DDIM steps 93% / 0.065. The frames-in-channels
-  model with motion guidance 1.0: 100% one systole but spread 0.027 (every subject the mean curve).
+  evaluations per subject, motion membership AUC [95% CI] of the release audit's motion attack):
+    real                                 -     0.076 / 0.071  0.093   0%  100%  100%    -
+    VAE round trip                      0.94   0.074 / 0.071  0.086   0%  100%  100%    -
+    joint (fic, the release path)       0.94   0.040 / 0.039  0.038   0%   87%  100%    88   0.600 [0.473, 0.714]
+    joint, time_axis, 600 steps         1.01   0.068 / 0.061  0.087   0%   77%   97%    88   0.717 [0.600, 0.817]
+    joint, time_axis, 1200 steps        0.97   0.058 / 0.051  0.064   0%   93%  100%    88   0.910 [0.849, 0.963]
+    joint model, per-frame draws        0.93   0.041 / 0.041  0.038   0%   93%  100%   328
+    per-frame model, shared noise       0.93   0.085 / 0.071  0.071   3%  100%  100%   328
+    per-frame model, independent noise  0.94   0.086 / 0.069  0.081   7%   97%  100%   328
+  The release path never leaves the real envelope (the published per-frame model: 3% and 7% of curves) at
+  3.7x fewer evaluations, but gives every heart nearly the mean curve shape (spread 0.038 against 0.093)
+  and has a second dip in diastole in 4 of 30 (one systole 87% against 97-100%). The time-axis layout
+  (models/motion.py) widens the spread and at 1200 steps reaches 93% one systole inside the envelope, but
+  it memorises: its motion membership AUC upper bound 0.963 is over the default gate's 0.85, and a
+  `synthshare release` of the demo with it was blocked by membership.denoising_error_motion.auc (exit 3).
+  At 600 steps it passes (0.817) with 77% one systole. So NO joint model here is both more coherent on
+  every measure than per-frame sampling and releasable. Also measured on time_axis (one systole / spread,
+  same bench with --sets and --motion-variant): 300 steps 63% / 0.093 (AUC upper 0.693), 600 steps at
+  lr 4e-3 67% / 0.075 (0.799), 32/64 channels at 300 steps 73% / 0.092 (0.711), 1200 steps with EMA 0.995
+  83% / 0.063 (0.977); on the 1200-step model motion guidance 1.0 93% / 0.057, 1.5 90% / 0.059, 30 DDIM
+  steps 93% / 0.065. The frames-in-channels model with motion guidance 1.0: 100% / 0.027.
 
 History (2026-11-23, frames-in-channels motion model, 32/64 channels, 300 steps): grid EDV r 0.971, ESV
 0.981, EF 0.986; joint one systole 77%, spread 0.085; the published baseline (300 steps) 100% / 0.076 with
@@ -209,6 +208,24 @@ def agreement(requested: np.ndarray, measured: np.ndarray) -> dict[str, float]:
     return {"pearson_r": r, "mae": float(np.mean(np.abs(requested[ok] - measured[ok])))}
 
 
+def motion_membership(*, generator, run_dir: Path, train: list[PreparedSubject], holdout: list[PreparedSubject]) -> dict:
+    """The release audit's motion-stage attack on one motion model: denoising error at the audit's timesteps,
+    train (members) vs holdout, AUC with its bootstrap 95% CI (the default policy blocks a CI upper bound > 0.85)."""
+    from audits import evaluate_attack
+    from audits import load_policy
+    from synthshare.audit_glue import SCORE_TIMESTEP_FRACTIONS, resolve_policy_path
+    from synthshare.models.scores import denoising_error_scores
+
+    seed = load_policy(path=resolve_policy_path(None)).policy.audit.seed
+    total = generator.config.motion.num_train_timesteps
+    timesteps = sorted({min(total - 1, max(1, int(f * total))) for f in SCORE_TIMESTEP_FRACTIONS})
+    members, nonmembers = (denoising_error_scores(run_dir=run_dir, subjects=group, stage="motion", timesteps=timesteps,
+                                                  seed=seed, generator=generator) for group in (train, holdout))
+    attack = evaluate_attack(name="denoising_error_motion", member_scores=members, nonmember_scores=nonmembers,
+                             lower_is_member=True, seed=seed)
+    return {"auc": attack.auc, "auc_ci": list(attack.auc_ci)}
+
+
 def baseline_key(*, config: Config, train_keys: list[str]) -> str:
     """What the per-frame baseline's weights depend on: the motion stage's inputs, whatever the joint model's layout."""
     return stage_hashes(config=config.with_updates({"motion": {"layout": "frames_in_channels"}}), train_keys=train_keys)["motion"]
@@ -344,6 +361,12 @@ def main() -> None:
         temporal[name]["roughness_ratio_to_real"] = temporal[name]["roughness_mean"] / temporal["real"]["roughness_mean"]
         temporal[name]["network_evaluations_per_subject"] = samplers[name][1]
         temporal[name]["subjects_per_second"] = len(curve_list) / seconds[name]
+    # privacy beside coherence: the release gate's motion-stage membership attack on every joint motion model
+    members, nonmembers = [cohort.load(k) for k in split.train], [cohort.load(k) for k in split.holdout]
+    joints = {"joint": (generator, run.root), **{f"joint_{name}": (g, run.root.parent / f"{run.root.name}-{name}") for name, g in others.items()}}
+    for name, (g, root) in joints.items():
+        if name in temporal:
+            temporal[name]["motion_membership"] = motion_membership(generator=g, run_dir=root, train=members, holdout=nonmembers)
     figures["temporal_coherence"] = temporal
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

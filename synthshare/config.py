@@ -77,11 +77,12 @@ class MotionConfig(DiffusionConfig):
     """Stage 3: the residual motion LDM. Both layouts see every frame of a subject in one example."""
 
     layout: Literal["frames_in_channels", "time_axis"] = Field(
-        "time_axis",
+        "frames_in_channels",
         description="frames_in_channels: a 3-D UNet over (slice, row, col), the frames' residuals stacked in "
         "channels; time_axis: a 3-D UNet over (frame, row, col), the slices in channels, so convolutions run "
-        "along the cardiac cycle with weights shared over time and zero padding where the ED residual is 0 "
-        "(benchmarks/generator_bench.py: no curve outside the real envelope, 93% single-systole vs 87%)",
+        "along the cardiac cycle with weights shared over time and zero padding where the ED residual is 0. "
+        "time_axis draws more coherent, more varied curves but memorises with training (configs/demo.yaml: "
+        "membership AUC upper bound 0.963 at 1200 steps, blocked by the gate)",
     )
 
 
