@@ -59,8 +59,9 @@ benchmarks/results/:
   it memorises: its motion membership AUC upper bound 0.963 is over the default gate's 0.85, and a
   `synthshare release` of the demo with it was blocked by membership.denoising_error_motion.auc (exit 3).
   At 600 steps it passes (0.817) with 77% one systole. So NO joint model here is both more coherent on
-  every measure than per-frame sampling and releasable. Also measured on time_axis (one systole / spread,
-  same bench with --sets and --motion-variant): 300 steps 63% / 0.093 (AUC upper 0.693), 600 steps at
+  every measure than per-frame sampling and releasable. Also measured on time_axis (one systole / spread
+  from this bench with --sets and --motion-variant, before motion_membership was added to it; the AUC
+  upper bounds in brackets by the same scores and bootstrap, seed 0, in a one-off script): 300 steps 63% / 0.093 (AUC upper 0.693), 600 steps at
   lr 4e-3 67% / 0.075 (0.799), 32/64 channels at 300 steps 73% / 0.092 (0.711), 1200 steps with EMA 0.995
   83% / 0.063 (0.977); on the 1200-step model motion guidance 1.0 93% / 0.057, 1.5 90% / 0.059, 30 DDIM
   steps 93% / 0.065. The frames-in-channels model with motion guidance 1.0: 100% / 0.027.
