@@ -84,6 +84,11 @@ class MotionConfig(DiffusionConfig):
         "time_axis draws more coherent, more varied curves but memorises with training (configs/demo.yaml: "
         "membership AUC upper bound 0.963 at 1200 steps, blocked by the gate)",
     )
+    context_noise: float = Field(
+        0.0, ge=0.0, description="std of Gaussian noise added to the scaled z_ED context of every training example "
+        "(conditioning augmentation, as in cascaded diffusion): the model cannot key a subject's motion on its exact "
+        "anatomy, and sampling conditions on a generated z_ED anyway; 0 = off",
+    )
 
 
 class SamplingConfig(_Strict):

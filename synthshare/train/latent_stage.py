@@ -58,7 +58,10 @@ def build_motion(*, config: Config, latent_channels: int) -> LatentDenoiser | Ti
     return LatentDenoiser(config=config.motion, channels=latent_channels * (frames - 1), context_channels=latent_channels)
 
 
-def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has_context: bool) -> Any:
+def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has_context: bool,
+                    context_noise: float = 0.0) -> Any:
+    """Per-example v-prediction loss; context_noise > 0 adds N(0, context_noise^2) to the context (z_ED) of
+    every training example (conditioning augmentation), drawn after the other random quantities."""
     scheduler = train_scheduler(config=section)
     null = torch.from_numpy(null_vectors(1))
 
@@ -72,9 +75,12 @@ def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has
         cond = torch.where(drop[:, None], null.expand(b, -1), cond)
         xt = scheduler.add_noise(x0, noise, t)
         target = training_target(scheduler=scheduler, x0=x0, noise=noise, t=t)
+        context = batch.get("context")
+        if context is not None and context_noise > 0.0:
+            context = context + context_noise * torch.randn(context.shape, generator=generator)
         device = device_of(model)
         target, xt, t, cond = target.to(device), xt.to(device), t.to(device), cond.to(device)
-        pred = model(xt, t, cond, batch["context"].to(device)) if has_context else model(xt, t, cond)
+        pred = model(xt, t, cond, context.to(device)) if has_context else model(xt, t, cond)
         return (pred - target).pow(2).reshape(b, -1).mean(dim=1)
 
     return loss
@@ -102,5 +108,6 @@ def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, lat
     s = config.motion
     tensors = {"x0": res * scale, "context": latents[:, 0] * latent_scale, "cond": cond}
     return StageJob(name="motion", module=module, dataset=TensorSubjectDataset(tensors=tensors),
-                    loss=_diffusion_loss(section=s, generator=gen, has_context=True), loss_generator=gen,
+                    loss=_diffusion_loss(section=s, generator=gen, has_context=True, context_noise=s.context_noise),
+                    loss_generator=gen,
                     steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"residual_scale": scale})

@@ -117,3 +117,37 @@ def test_per_sample_gradients_are_per_subject(config):
         for p, q in zip(params, reference.parameters()):
             torch.testing.assert_close(p.grad_sample[stage.last_indices.index(i)], q.grad, rtol=1e-4, atol=1e-6)
     assert all(not torch.allclose(p.grad_sample[0], p.grad_sample[1]) for p in params if p.dim() > 1 and p.grad_sample.abs().sum() > 0)
+
+
+class _Recorder(torch.nn.Module):
+    """A stand-in denoiser that records the context it is given and predicts zeros."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # the loss reads the device off a parameter
+        self.contexts: list[torch.Tensor] = []
+
+    def forward(self, x, timesteps, cond, context=None):
+        self.contexts.append(context.clone())
+        return torch.zeros_like(x)
+
+
+@pytest.mark.parametrize("noise_std", [0.0, 0.5])
+def test_context_noise_perturbs_only_the_context(config, noise_std):
+    """context_noise = 0 hands the model the exact z_ED and leaves the loss's random stream as it was;
+    context_noise > 0 adds noise of that std to the context and to nothing else."""
+    from synthshare.train.latent_stage import _diffusion_loss
+
+    section = config.motion.model_copy(update={"context_noise": noise_std})
+    x, _, cond, context = _inputs(64, seed=3)
+    batch = {"x0": x, "cond": cond, "context": context}
+    model = _Recorder()
+    losses = _diffusion_loss(section=section, generator=torch.Generator().manual_seed(5), has_context=True,
+                             context_noise=noise_std)(model, batch)
+    plain = _diffusion_loss(section=section, generator=torch.Generator().manual_seed(5), has_context=True)(_Recorder(), batch)
+    torch.testing.assert_close(losses, plain)  # the target (x0, noise, t) is drawn first either way
+    delta = model.contexts[0] - context
+    if noise_std == 0.0:
+        assert torch.equal(delta, torch.zeros_like(delta))
+    else:
+        assert abs(float(delta.std()) - noise_std) < 0.02 and abs(float(delta.mean())) < 0.02
