@@ -63,7 +63,9 @@ benchmarks/results/:
   from this bench with --sets and --motion-variant, before motion_membership was added to it; the AUC
   upper bounds in brackets by the same scores and bootstrap, seed 0, in a one-off script): 300 steps 63% / 0.093 (AUC upper 0.693), 600 steps at
   lr 4e-3 67% / 0.075 (0.799), 32/64 channels at 300 steps 73% / 0.092 (0.711), 1200 steps with EMA 0.995
-  83% / 0.063 (0.977), 8/16 channels at 1200 steps 73% / 0.049 (0.885, by this bench); on the 1200-step model motion guidance 1.0 93% / 0.057, 1.5 90% / 0.059, 30 DDIM
+  83% / 0.063 (0.977), 8/16 channels at 1200 steps 73% / 0.049 (0.885, by this bench), 1200 steps with
+  motion.context_noise 0.5 (conditioning augmentation of z_ED) 90% / 0.078, 3% beyond the worst real curve
+  (AUC 0.852 [0.765, 0.925], by this bench: less memorisation than 0.910, still over the gate); on the 1200-step model motion guidance 1.0 93% / 0.057, 1.5 90% / 0.059, 30 DDIM
   steps 93% / 0.065. The frames-in-channels model with motion guidance 1.0: 100% / 0.027.
 
 History (2026-11-23, frames-in-channels motion model, 32/64 channels, 300 steps): grid EDV r 0.971, ESV
