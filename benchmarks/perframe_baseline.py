@@ -36,6 +36,7 @@ from synthshare.models.conditioning import subject_conditions
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import default_device, device_of
 from synthshare.models.encode import encode_subjects
+from synthshare.models.motion import PHASE_CHANNELS  # sin and cos of the cardiac phase, as the time-axis model
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
 from synthshare.sample.conditions import Condition
@@ -49,7 +50,6 @@ from synthshare.train.trainer import SubjectSource
 
 log = logging.getLogger(__name__)
 
-PHASE_CHANNELS = 2  # sin and cos of the cardiac phase: t and t + T are the same phase
 NoiseMode = Literal["shared", "independent"]
 VERSION = 1  # bump when training changes, so a cached baseline is retrained
 
