@@ -143,6 +143,10 @@ class UtilityConfig(_Strict):
     augment_flip: bool = Field(False, description="random flips of each slice (image and labels)")
     augment_rot90: bool = Field(False, description="random quarter turns of square slices (image and labels)")
     augment_intensity: float = Field(0.0, ge=0.0, lt=1.0, description="image scaled by 1 +- this, uniform")
+    workers: int = Field(
+        0, ge=0, description="processes that run the trainings side by side, each on one thread (the figures do "
+                             "not depend on it); 0: one per available CPU core"
+    )
 
     @model_validator(mode="after")
     def _two_phases_fit(self) -> UtilityConfig:
@@ -167,6 +171,8 @@ class PhantomConfig(_Strict):
     n: int = Field(40, ge=2, description="subjects in the embedded phantom cohort")
     seed: int = 0
     size: int = Field(96, ge=16, description="in-plane matrix of the phantom images")
+    workers: int = Field(0, ge=0, description="processes rendering subjects side by side (the bytes do not depend "
+                                              "on it); 0: one per available CPU core")
 
 
 class Config(_Strict):

@@ -17,14 +17,15 @@ def phantom(
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice; same seed, same bytes.")] = 0,
     layout: Annotated[Literal["acdc", "mnms2"], typer.Option("--layout", help="Folder layout to write: acdc or mnms2.")] = "acdc",
     size: Annotated[int, typer.Option("--size", min=16, help="In-plane size H (images are H x H voxels).")] = 96,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes rendering side by side; 0: one per CPU core. The bytes do not depend on it.")] = 0,
 ) -> None:
     """Write a phantom cohort (images, ED/ES labels, clinical fields) plus phantom_truth.csv. Refuses a non-empty OUT."""
     from synthshare.data.phantom_writers import TRUTH_CSV, write_phantom_cohort
 
     if progress_enabled():
         with console.status(f"rendering {n} phantom subjects"):
-            written = write_phantom_cohort(out=out, n=n, seed=seed, layout=layout, size=(size, size))
+            written = write_phantom_cohort(out=out, n=n, seed=seed, layout=layout, size=(size, size), workers=workers)
     else:
-        written = write_phantom_cohort(out=out, n=n, seed=seed, layout=layout, size=(size, size))
+        written = write_phantom_cohort(out=out, n=n, seed=seed, layout=layout, size=(size, size), workers=workers)
     if progress_enabled():
         console.print(f"wrote {n} phantom subjects ({layout} layout) to {written}; truth in {written / TRUTH_CSV}")

@@ -432,9 +432,10 @@ def phantom_groups(n: int) -> list[str]:
 
 
 def write_phantom_cohort(
-    *, out: Path, n: int, seed: int, layout: Literal["acdc", "mnms2"] = "acdc", size: tuple[int, int] = (96, 96)
+    *, out: Path, n: int, seed: int, layout: Literal["acdc", "mnms2"] = "acdc", size: tuple[int, int] = (96, 96),
+    workers: int = 0,
 ) -> Path:
     """Render n subjects into OUT in a real layout with phantom_truth.csv (see `phantom_writers`)."""
     from synthshare.data.phantom_writers import write_phantom_cohort as write
 
-    return write(out=out, n=n, seed=seed, layout=layout, size=size)
+    return write(out=out, n=n, seed=seed, layout=layout, size=size, workers=workers)

@@ -9,7 +9,9 @@ Both:   OUT/phantom_truth.csv, requested and measured (from the rendered labels)
         `ed`, `es` there are 0-based frame indices (as `Subject.ed`), unlike Info.cfg's 1-based ones.
 The DISEASE column of M&Ms-2 holds the phantom's own group codes (NOR, MINF, DCM, HCM, RV).
 Images are stored as int16 like the public files. The cohort is built in a temporary folder beside
-OUT and renamed into place, so OUT is either complete or absent.
+OUT and renamed into place, so OUT is either complete or absent. Subjects are rendered and written
+in ``workers`` processes side by side (synthshare.parallel): every subject's parameters, noise seed
+included, are drawn here first, so the bytes do not depend on the number of workers (tested).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from synthshare.data.phantom import (
 )
 from synthshare.errors import BadInputError
 from synthshare.labels import to_convention
+from synthshare.parallel import resolve_workers, run_pieces
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +140,25 @@ def _check_out(out: Path) -> None:
         raise BadInputError(f"{out.parent}: the parent folder does not exist; create it first")
 
 
+def _render_and_write(shared: tuple[Path, str], piece: tuple[int, PhantomParams]) -> tuple[dict, dict | None]:
+    """Render subject ``index`` and write it under the build folder; (truth row, M&Ms-2 information row)."""
+    (root, layout), (index, p) = shared, piece
+    image, labels, spacing = render_phantom_subject(p)
+    if layout == "acdc":
+        return _truth_row(_write_acdc_subject(root, index, p, image, labels), p, labels, spacing), None
+    subject_id = _write_mnms2_subject(root, index, p, image, labels)
+    vendor, scanner, field, _, _ = VENDORS[p.vendor]
+    info = {"SUBJECT_CODE": index, "DISEASE": p.group, "VENDOR": vendor, "SCANNER": scanner, "FIELD": str(field)}
+    return _truth_row(subject_id, p, labels, spacing), info
+
+
 def write_phantom_cohort(
-    *, out: Path, n: int, seed: int, layout: Literal["acdc", "mnms2"] = "acdc", size: tuple[int, int] = (96, 96)
+    *, out: Path, n: int, seed: int, layout: Literal["acdc", "mnms2"] = "acdc", size: tuple[int, int] = (96, 96),
+    workers: int = 0,
 ) -> Path:
-    """Render n phantom subjects (round-robin over the five groups) into OUT; returns OUT."""
+    """Render n phantom subjects (round-robin over the five groups) into OUT; returns OUT.
+
+    ``workers``: processes rendering side by side; 0 is one per available CPU core."""
     out = Path(out)
     if n < 1:
         raise BadInputError(f"phantom: n = {n}; ask for at least one subject")
@@ -153,15 +171,13 @@ def write_phantom_cohort(
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the cohort gets ordinary permissions
         truth, info = [], []
-        for index, p in enumerate(params, start=1):
-            image, labels, spacing = render_phantom_subject(p)
-            if layout == "acdc":
-                subject_id = _write_acdc_subject(tmp, index, p, image, labels)
-            else:
-                subject_id = _write_mnms2_subject(tmp, index, p, image, labels)
-                vendor, scanner, field, _, _ = VENDORS[p.vendor]
-                info.append({"SUBJECT_CODE": index, "DISEASE": p.group, "VENDOR": vendor, "SCANNER": scanner, "FIELD": str(field)})
-            truth.append(_truth_row(subject_id, p, labels, spacing))
+        pieces = list(enumerate(params, start=1))
+        for index, (row, info_row) in enumerate(
+            run_pieces(_render_and_write, pieces, workers=resolve_workers(workers, n), shared=(tmp, layout)), start=1
+        ):
+            truth.append(row)
+            if info_row is not None:
+                info.append(info_row)
             log.debug("phantom subject %d/%d written", index, n)
         if layout == "mnms2":
             _write_csv(tmp / "dataset_information.csv", ("SUBJECT_CODE", "DISEASE", "VENDOR", "SCANNER", "FIELD"), info, padding=3)

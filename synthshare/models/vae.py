@@ -4,6 +4,12 @@ One encoder to a latent (latent_channels, S, H/f, W/f), f = 2 ** (levels - 1), a
 the image and 4-class segmentation logits. Real cohorts label only ED and ES, so the segmentation
 loss is weighted per sample by the frame's `labelled` flag: an unlabelled frame contributes exactly
 zero segmentation loss and zero segmentation gradient, and still trains the image reconstruction.
+
+On the CPU the VAE computes in the channels-last (NDHWC) memory layout: oneDNN's Conv3d is about 3x
+faster on 8-channel activations in it, and a demo VAE training step 1.5x faster
+(benchmarks/memory_format_bench.py). Only the strides change, never the values' meaning: encode and
+decode take and return ordinary contiguous tensors, and the weights keep their default layout, so
+checkpoints, Opacus per-sample gradients and every caller are unaffected.
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ from torch import nn
 from synthshare.config import VAEConfig
 from synthshare.labels import NUM_CLASSES
 from synthshare.models.blocks import DownInPlane, ResBlock, UpInPlane, conv3d
+
+
+def _compute_layout(x: torch.Tensor) -> torch.Tensor:
+    """x in the layout the convolutions run fastest in on its device (channels-last on the CPU)."""
+    return x.contiguous(memory_format=torch.channels_last_3d) if x.device.type == "cpu" else x
 
 
 def downsample_factor(channels: tuple[int, ...]) -> int:
@@ -87,11 +98,12 @@ class SegVAE(nn.Module):
         self.seg_decoder = _Decoder(config=config, out_channels=NUM_CLASSES)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar.clamp(-30.0, 20.0)
+        mu, logvar = self.encoder(_compute_layout(x)).chunk(2, dim=1)
+        return mu.contiguous(), logvar.clamp(-30.0, 20.0).contiguous()
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.image_decoder(z), self.seg_decoder(z)
+        h = _compute_layout(z)
+        return self.image_decoder(h).contiguous(), self.seg_decoder(h).contiguous()
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> VAEOutput:
         """noise: standard normal of the latent's shape for the reparameterisation; None decodes the mean."""

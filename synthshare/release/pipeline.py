@@ -160,7 +160,7 @@ def _embedded_phantom(*, work: Path, config: Config, say: Announce) -> Path:
     target = work / f"phantom-n{p.n}-seed{p.seed}-size{p.size}"
     if not target.exists():
         say(f"phantom: writing {p.n} subjects (seed {p.seed})")
-        write_phantom_cohort(out=target, n=p.n, seed=p.seed, layout="acdc", size=(p.size, p.size))
+        write_phantom_cohort(out=target, n=p.n, seed=p.seed, layout="acdc", size=(p.size, p.size), workers=p.workers)
     return target
 
 

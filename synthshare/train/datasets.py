@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -17,18 +18,39 @@ from synthshare.data.prepared import PreparedSubject
 
 
 class VAEFrameDataset(Dataset):
-    """Item i: one randomly drawn frame of subject i, its labels and its `labelled` flag."""
+    """Item i: one randomly drawn frame of subject i, its labels and its `labelled` flag.
 
-    def __init__(self, *, keys: list[str], load: Callable[[str], PreparedSubject], generator: torch.Generator) -> None:
+    A subject once read stays in memory while the kept subjects total at most ``memory_bytes``; the
+    others are read again from the prepared cache each time. Reading and decompressing a demo subject
+    took 4 ms, 35 ms of a 0.5 s VAE step of 8 subjects; a demo cohort is about 30 MB.
+    """
+
+    def __init__(
+        self, *, keys: list[str], load: Callable[[str], PreparedSubject], generator: torch.Generator,
+        memory_bytes: int = 1 << 30,
+    ) -> None:
         self.keys = list(keys)
         self.load = load
         self.generator = generator
+        self.memory_bytes = memory_bytes
+        self._kept: dict[int, PreparedSubject] = {}
+        self._kept_bytes = 0
 
     def __len__(self) -> int:
         return len(self.keys)
 
+    def _subject(self, index: int) -> PreparedSubject:
+        subject = self._kept.get(index)
+        if subject is None:
+            subject = self.load(self.keys[index])
+            size = sum(np.asarray(a).nbytes for a in (subject.image, subject.labels, subject.labelled))
+            if self._kept_bytes + size <= self.memory_bytes:
+                self._kept[index] = subject
+                self._kept_bytes += size
+        return subject
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        subject = self.load(self.keys[index])
+        subject = self._subject(index)
         t = int(torch.randint(subject.image.shape[0], (1,), generator=self.generator))
         return {
             "image": torch.from_numpy(subject.image[t].astype("float32"))[None],

@@ -193,3 +193,14 @@ def test_cohort_files_are_byte_identical_for_the_same_seed(tmp_path: Path) -> No
     c = files(write_phantom_cohort(out=tmp_path / "c", n=2, seed=6, size=(24, 24)))
     assert a == b
     assert a != c and a["phantom_truth.csv"] != c["phantom_truth.csv"]
+
+
+@pytest.mark.parametrize("layout", ["acdc", "mnms2"])
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path: Path, layout: str) -> None:
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    one = files(write_phantom_cohort(out=tmp_path / "one", n=3, seed=5, layout=layout, size=(24, 24), workers=1))
+    two = files(write_phantom_cohort(out=tmp_path / "two", n=3, seed=5, layout=layout, size=(24, 24), workers=2))
+    assert one == two
+    assert len([k for k in one if k.endswith(".nii.gz")]) >= 3 * 3  # control: every subject was written

@@ -238,3 +238,47 @@ def test_scarcity_larger_than_the_real_subjects_is_skipped_with_a_note(real_trai
     report = utility_report(real_train=real_train[:3], synthetic=synthetic[:2], real_test=real_holdout[:1], config=config,
                             seed=0, progress=False)
     assert report["scarcity"] == [] and any("scarcity 3: only 3 real" in note for note in report["notes"])
+
+
+# -- work units and worker processes ------------------------------------------------------------
+
+
+def test_worker_processes_give_the_same_report_as_one_process(real_train, synthetic, real_holdout):
+    """Units run on one thread wherever they run, so 1 and 2 worker processes give identical figures."""
+    config = TINY.model_copy(update={"steps": 4, "max_real_train": 3, "scarcity": (2,), "train_seeds": 2,
+                                     "combine": "pretrain_finetune"})
+    kw = {"real_train": real_train[:3], "synthetic": synthetic[:2], "real_test": real_holdout[:1], "progress": True,
+          "seed": 0}
+    one = utility_report(config=config.model_copy(update={"workers": 1}), **kw)
+    two = utility_report(config=config.model_copy(update={"workers": 2}), **kw)
+    assert one == two
+    # control: the report holds real, distinct trainings (else equality would prove nothing)
+    assert one["dice_mean_per_seed"]["real"][0] != one["dice_mean_per_seed"]["real+synthetic"][0]
+    assert one["scarcity"][0]["dice_mean_per_seed"]["real"] != one["dice_mean_per_seed"]["real"]
+
+
+def test_shared_pretraining_equals_pretraining_each_size_alone(real_train, synthetic, real_holdout):
+    """One pretrain -> a fine-tuned copy per real subset size == train_regime run separately per size."""
+    from synthshare.reports.utility import _evaluate, _Inputs, _run_unit, _Unit
+
+    config = TINY.model_copy(update={"steps": 4, "combine": "pretrain_finetune", "finetune_fraction": 0.5})
+    real = {3: _pool(real_train[:3]), 1: _pool(real_train[:1])}
+    syn = _pool(synthetic[:2])
+    inputs = _Inputs(real=real, synthetic=syn, test=list(real_holdout[:1]), config=config)
+    shared = _run_unit(_Unit("real+synthetic", 0, (3, 1)), inputs)
+    assert [s.size for s in shared] == [3, 1]
+    for scored in shared:
+        alone, loss = train_regime(regime="real+synthetic", real=real[scored.size], synthetic=syn, config=config,
+                                   seed=0, progress=False)
+        assert scored.final_loss == loss
+        assert scored.evaluation == _evaluate(alone, inputs.test, config)
+    assert shared[0].final_loss != shared[1].final_loss  # control: the sizes fine-tune differently
+
+
+def test_worker_count_follows_the_request_and_the_cpus():
+    from synthshare.parallel import available_cpus, resolve_workers
+
+    assert resolve_workers(3, pieces=10) == 3
+    assert resolve_workers(3, pieces=2) == 2
+    assert resolve_workers(0, pieces=100) == available_cpus()
+    assert resolve_workers(0, pieces=0) == 1

@@ -1,0 +1,108 @@
+"""Independent pieces of CPU work side by side: worker processes that each compute on one thread.
+
+Used where the work splits into pieces that share nothing but read-only inputs: the utility
+report's segmentation trainings and the embedded phantom's subjects. Every piece computes on one
+thread wherever it runs (in this process when there is one worker), so the results never depend on
+the number of workers, and come back in the order of the pieces.
+
+Workers are forked from a fork server (spawned where the platform has none), never from this
+process: a plain fork would copy it mid-flight, with its OpenMP pool and any lock another thread
+holds. The server is a fresh single-threaded interpreter that has imported only what the pieces need
+(``PRELOAD``), so each worker starts in milliseconds; it is started once per process and reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+PRELOAD = ["synthshare.data.phantom_writers", "synthshare.reports.utility", "monai.losses", "monai.metrics",
+           "monai.networks.nets"]
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(requested: int, pieces: int) -> int:
+    """Worker processes for ``pieces`` of work: ``requested``, or one per available core when 0; never more than pieces."""
+    return max(1, min(requested or available_cpus(), pieces))
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _set_threads(n: int) -> int:
+    """Set torch's intra-op threads if torch is loaded; the previous count (0 without torch)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return 0
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return before
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    before = _set_threads(1)
+    try:
+        yield
+    finally:
+        if before:
+            _set_threads(before)
+
+
+_SHARED: Any = None  # in a worker: the read-only inputs every piece gets, set once by _init
+
+
+def _init(shared: Any) -> None:
+    global _SHARED
+    _set_threads(1)
+    _SHARED = shared
+
+
+def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    return fn(_SHARED, item)
+
+
+def run_pieces(
+    fn: Callable[[Any, Item], Result], items: Iterable[Item], *, workers: int, shared: Any = None
+) -> Iterator[Result]:
+    """``fn(shared, item)`` for every item, yielded in the items' order.
+
+    ``fn`` must be a module-level function (workers import it by name); ``shared`` is sent to each
+    worker once. With one worker (or one item) everything runs here, on one thread. An error in any
+    piece cancels the pieces not yet started and is raised here."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        with one_thread():
+            for item in items:
+                yield fn(shared, item)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=worker_context(), initializer=_init,
+                               initargs=(shared,))
+    try:
+        futures = [pool.submit(_call, fn, item) for item in items]
+        for future in futures:
+            yield future.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
