@@ -6,6 +6,12 @@ The figure to watch is utility_s (the utility report must fit well inside the 10
 budget on 2 CPU cores) and the Dice of the three regimes.
 
     python benchmarks/utility_bench.py [--config demo] [--real-train 8] [--synthetic 20] [--test 10] [--seed 0]
+                                       [--workers 1,0]
+
+--workers: the utility report is run once per listed worker count (utility.workers; 0 = one per CPU
+core) on the same subjects; utility_s_by_workers gives each time, speedup the first's time over each
+other's, and identical whether every report equals the first (it must: each training runs on one
+thread wherever it runs). The reported Dice are those of the first.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from synthshare.data.phantom import (
 from synthshare.data.prepared import PreparedSubject, SyntheticSubject
 from synthshare.data.preprocess import prepare_subject
 from synthshare.data.subject import Subject
+from synthshare.parallel import resolve_workers
 from synthshare.reports import (
     fidelity_report,
     render_report_html,
@@ -66,6 +73,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=20)
     parser.add_argument("--test", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", default="1,0", help="comma list of utility.workers values to time side by side")
     args = parser.parse_args()
     config = load_config(args.config)
 
@@ -74,7 +82,17 @@ def main() -> None:
     real_test = phantom_prepared(n=args.test, seed=args.seed + 2, all_frames=False, data=config.data)
     synthetic = as_synthetic(phantom_prepared(n=args.synthetic, seed=args.seed + 3, all_frames=True, data=config.data))
     t1 = time.perf_counter()
-    utility = utility_report(real_train=real_train, synthetic=synthetic, real_test=real_test, config=config.utility, seed=args.seed, progress=False)
+    by_workers: dict[str, float] = {}
+    reports = []
+    for workers in (int(w) for w in args.workers.split(",")):
+        start = time.perf_counter()
+        reports.append(utility_report(real_train=real_train, synthetic=synthetic, real_test=real_test,
+                                      config=config.utility.model_copy(update={"workers": workers}), seed=args.seed,
+                                      progress=False))
+        by_workers[f"{workers} ({resolve_workers(workers, 10**6)} processes)" if workers == 0 else str(workers)] = (
+            time.perf_counter() - start)
+    utility = reports[0]
+    first = next(iter(by_workers.values()))
     t2 = time.perf_counter()
     fidelity = fidelity_report(real=real_test, synthetic=synthetic, real_reference=real_train, seed=args.seed)
     t3 = time.perf_counter()
@@ -87,7 +105,10 @@ def main() -> None:
         "n": {"real_train": len(real_train), "synthetic": len(synthetic), "test": len(real_test)},
         "utility_steps": config.utility.steps,
         "utility_protocol": utility["protocol"]["real+synthetic"],
-        "seconds": {"phantoms": t1 - t0, "utility": t2 - t1, "fidelity": t3 - t2, "html": t4 - t3},
+        "seconds": {"phantoms": t1 - t0, "utility": first, "fidelity": t3 - t2, "html": t4 - t3},
+        "utility_s_by_workers": by_workers,
+        "speedup": {k: first / v for k, v in by_workers.items()},
+        "identical": all(r == utility for r in reports),
         "dice_mean": {k: (v or {}).get("mean") for k, v in utility["dice"].items()},
         "hd95_mean_mm": {k: (v or {}).get("mean") for k, v in utility["hd95"].items()},
         "fidelity": {
