@@ -9,17 +9,28 @@ Workers are forked from a fork server (spawned where the platform has none), nev
 process: a plain fork would copy it mid-flight, with its OpenMP pool and any lock another thread
 holds. The server is a fresh single-threaded interpreter that has imported only what the pieces need
 (``PRELOAD``), so each worker starts in milliseconds; it is started once per process and reused.
+A worker ends as soon as the process that started it ends, killed or not.
+
+As with any forkserver or spawn pool, a worker first imports the main module under another name: a
+script that calls these functions must keep its top level under ``if __name__ == "__main__":``
+(the ``synthshare`` command and pytest do). If workers cannot start, or one dies, the pieces left
+run in this process instead, with a warning, and give the same results.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -72,8 +83,24 @@ def one_thread() -> Iterator[None]:
 _SHARED: Any = None  # in a worker: the read-only inputs every piece gets, set once by _init
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started the pool ends, killed or not.
+
+    Without it a worker outlives a killed release by the rest of its piece (minutes of training)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's sentinel pipe closes: the parent is gone
+        os._exit(1)
+
+    threading.Thread(target=watch, name="synthshare-parent-watch", daemon=True).start()
+
+
 def _init(shared: Any) -> None:
     global _SHARED
+    _exit_with_parent()
     _set_threads(1)
     _SHARED = shared
 
@@ -98,10 +125,23 @@ def run_pieces(
         return
     pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=worker_context(), initializer=_init,
                                initargs=(shared,))
+    done = 0
     try:
         futures = [pool.submit(_call, fn, item) for item in items]
         for future in futures:
-            yield future.result()
+            result = future.result()
+            done += 1
+            yield result
+    except BrokenProcessPool as err:
+        # a worker died (killed, out of memory, or it could not start: see the module docstring); the
+        # results do not depend on where a piece runs, so the rest runs here
+        pool.shutdown(wait=True, cancel_futures=True)
+        log.warning("worker processes failed (%s); running the remaining %d of %d pieces in this process",
+                    err, len(items) - done, len(items))
+        with one_thread():
+            for item in items[done:]:
+                yield fn(shared, item)
+        return
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import operator
+import os
 
 import pytest
 import torch
@@ -26,3 +28,15 @@ def test_one_thread_restores_the_thread_count() -> None:
     with one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def _die_on_zero(shared: int, item: int) -> int:
+    if item == 0 and multiprocessing.parent_process() is not None:  # only in a worker: kill it outright
+        os._exit(9)
+    return shared + item
+
+
+def test_a_dead_worker_hands_the_rest_to_this_process(caplog) -> None:
+    with caplog.at_level("WARNING", logger="synthshare.parallel"):
+        assert list(run_pieces(_die_on_zero, [1, 0, 2, 3], workers=2, shared=10)) == [11, 10, 12, 13]
+    assert any("running the remaining" in r.getMessage() for r in caplog.records)
