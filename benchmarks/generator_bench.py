@@ -67,6 +67,14 @@ benchmarks/results/:
   motion.context_noise 0.5 (conditioning augmentation of z_ED) 90% / 0.078, 3% beyond the worst real curve
   (AUC 0.852 [0.765, 0.925], by this bench: less memorisation than 0.910, still over the gate); on the 1200-step model motion guidance 1.0 93% / 0.057, 1.5 90% / 0.059, 30 DDIM
   steps 93% / 0.065. The frames-in-channels model with motion guidance 1.0: 100% / 0.027.
+  Stronger conditioning augmentation (2026-12-01, same W, --n-edv 0 --sets joint_ta1200cn1,joint_ta900cn1
+  --motion-variant 'ta1200cn1={"layout":"time_axis","steps":1200,"context_noise":1.0}' --motion-variant
+  'ta900cn1={"layout":"time_axis","steps":900,"context_noise":1.0}'; benchmarks/results/
+  generator_bench_context_noise.json), one systole / ED at frame 0 / spread / beyond the worst real / motion AUC:
+    time_axis 1200 steps, context_noise 1.0   80%   97%  0.078  0%  0.815 [0.722, 0.892]  (still over 0.85)
+    time_axis  900 steps, context_noise 1.0   80%   97%  0.068  0%  0.739 [0.630, 0.833]  (releasable)
+  Noise on the anatomy context does cut memorisation (AUC 0.910 -> 0.852 -> 0.815 at 1200 steps for noise 0,
+  0.5, 1.0), but it costs the coherence it bought: one systole 93% -> 90% -> 80%.
 
 History (2026-11-23, frames-in-channels motion model, 32/64 channels, 300 steps): grid EDV r 0.971, ESV
 0.981, EF 0.986; joint one systole 77%, spread 0.085; the published baseline (300 steps) 100% / 0.076 with
