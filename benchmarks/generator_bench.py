@@ -279,6 +279,10 @@ def main() -> None:
                         help="a motion model to train and sample BESIDE the config's own for the coherence comparison "
                         "(same VAE, anatomy, data and seeds): NAME and the motion-section overrides as JSON, e.g. "
                         "time_axis='{\"layout\": \"time_axis\"}'; repeatable; its set is called joint_NAME")
+    parser.add_argument("--sampling-variant", action="append", default=[], metavar="NAME=JSON",
+                        help="the config's own joint model sampled with other sampling settings, e.g. "
+                        "harm2='{\"motion_harmonics\": 2}'; repeatable; its set is called joint_NAME (same motion "
+                        "model as joint, so the same motion membership AUC)")
     parser.add_argument("--sets", default="", help="comma-separated sampler names to run (default: all): joint, "
                         "joint_NAME (a --motion-variant), joint_model_per_frame_draws, perframe_model_shared_noise, perframe_model_independent_noise")
     args = parser.parse_args()
@@ -335,6 +339,14 @@ def main() -> None:
               for name, motion in variants.items()}
     figures["motion_variants"] = {"joint": config.to_dict()["motion"],
                                   **{f"joint_{name}": g.config.to_dict()["motion"] for name, g in others.items()}}
+    resampled = {}
+    for name, overrides in (parse_variant(v) for v in args.sampling_variant):
+        if name in others:
+            raise SystemExit(f"--sampling-variant {name}: that name is already a --motion-variant")
+        sampling = generator.config.sampling.model_copy(update=overrides)
+        resampled[name] = dataclasses.replace(generator, config=generator.config.model_copy(update={"sampling": sampling}))
+    figures["sampling_variants"] = {"joint": config.to_dict()["sampling"],
+                                    **{f"joint_{name}": g.config.to_dict()["sampling"] for name, g in resampled.items()}}
     wanted = set(filter(None, args.sets.split(","))) or None
     baseline = None
     if wanted is None or wanted & {"perframe_model_shared_noise", "perframe_model_independent_noise"}:
@@ -349,6 +361,7 @@ def main() -> None:
     samplers = {  # name: (sample(conditions, seeds) -> (images, labels), network evaluations per subject)
         "joint": (joint(generator, False), network_evaluations_per_subject(generator=generator)),
         **{f"joint_{name}": (joint(g, False), network_evaluations_per_subject(generator=g)) for name, g in others.items()},
+        **{f"joint_{name}": (joint(g, False), network_evaluations_per_subject(generator=g)) for name, g in resampled.items()},
         "joint_model_per_frame_draws": (joint(generator, True), evaluations_per_subject(generator=generator)),
         "perframe_model_shared_noise": (perframe("shared"), evaluations_per_subject(generator=generator)),
         "perframe_model_independent_noise": (perframe("independent"), evaluations_per_subject(generator=generator)),
