@@ -98,10 +98,6 @@ class SamplingConfig(_Strict):
         None, ge=0.0, description="guidance of the motion stage; None = guidance_scale. Guidance narrows what the "
         "conditions leave free (here the curve shape), so 1.0 keeps the motion diverse",
     )
-    motion_harmonics: int | None = Field(
-        None, ge=1, description="band-limit each sampled motion trajectory to this many cardiac-cycle harmonics "
-        "(least-squares projection that keeps the ED residual exactly zero; sampler.band_limit); None = off"
-    )
     batch_size: int = Field(8, ge=1)
     n: int = Field(20, ge=1, description="synthetic subjects in a release")
 

@@ -85,41 +85,6 @@ def ddim_sample(
     return x.cpu()
 
 
-def harmonic_projector(*, frames: int, harmonics: int) -> torch.Tensor:
-    """(T-1, T-1) least-squares projector onto the cyclic sequences of ``harmonics`` harmonics that are 0 at ED.
-
-    A sequence s_0..s_{T-1} with s_0 = 0 and at most K harmonics of the cycle is
-    sum_k a_k (cos(2 pi k t / T) - 1) + b_k sin(2 pi k t / T): the constant term is fixed by s_0 = 0,
-    so frames 1..T-1 span the 2K columns below (the Nyquist sine, zero on the grid, is dropped). With
-    2K >= T-1 columns they span everything and the projector is the identity.
-    """
-    if frames < 2 or harmonics < 1:
-        raise ValueError(f"harmonic_projector: frames={frames}, harmonics={harmonics}; need frames >= 2, harmonics >= 1")
-    t = np.arange(1, frames, dtype=np.float64)
-    columns = []
-    for k in range(1, harmonics + 1):
-        angle = 2.0 * np.pi * k * t / frames
-        columns.append(np.cos(angle) - 1.0)
-        if 2 * k != frames:
-            columns.append(np.sin(angle))
-    basis = np.stack(columns, axis=1)
-    rank = np.linalg.matrix_rank(basis)
-    q, _ = np.linalg.qr(basis)
-    q = q[:, :rank]
-    return torch.from_numpy(q @ q.T)
-
-
-def band_limit(residuals: torch.Tensor, *, frames: int, harmonics: int) -> torch.Tensor:
-    """Project residuals (B, T-1, ...) frame-wise onto ``harmonics`` harmonics of the cycle (ED stays exactly 0).
-
-    The cardiac volume curve is dominated by its first few harmonics; a second dip in diastole or
-    a jitter between neighbouring frames lives in the higher ones. A linear post-processing of each
-    sample on its own: the models and the audit's model-side attacks are unchanged."""
-    p = harmonic_projector(frames=frames, harmonics=harmonics).to(residuals.dtype)
-    flat = residuals.reshape(residuals.shape[0], frames - 1, -1)
-    return torch.einsum("ts,bsd->btd", p, flat).reshape(residuals.shape)
-
-
 def _noise(shape: tuple[int, ...], generators: list[torch.Generator]) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=gen) for gen in generators])
 
@@ -152,8 +117,6 @@ def sample_batch(*, generator: TrainedGenerator, conditions: list[Condition], se
     else:
         res = ddim_sample(net=generator.motion, noise=_noise(motion_shape, gens), cond=cond, context=z_ed,
                           generator=generator, section="motion").reshape(len(seeds), frames - 1, c, s, h, w)
-    if config.sampling.motion_harmonics is not None:  # optional temporal prior: a band-limited cycle
-        res = band_limit(res, frames=frames, harmonics=config.sampling.motion_harmonics)
     # 4. back to VAE latent units; the ED residual is zero by construction
     anatomy = z_ed / generator.latent_scale
     latents = torch.cat([anatomy[:, None], anatomy[:, None] + res / generator.residual_scale], dim=1)
