@@ -17,10 +17,11 @@ holdout reported here.
 Each model is tested on the labelled frames of the real test subjects, frame by frame in 3-D:
 - Dice per class (LV, MYO, RV) with monai DiceMetric; a class absent from the ground truth of a
   frame is left out of that frame (ignore_empty), a class the model misses scores 0.
-- HD95 in mm with monai HausdorffDistanceMetric(percentile=95) at the real (slice, row, col)
-  spacing; a class absent from the ground truth is left out; a class present in the ground truth
+- HD95 in mm as monai HausdorffDistanceMetric(percentile=95) defines it, at the real (slice, row,
+  col) spacing (reports/surface.py computes it without monai's crop-and-pad transforms; tested to
+  agree). A class absent from the ground truth is left out; a class present in the ground truth
   but absent from the prediction scores the frame's diagonal in mm (the largest distance the grid
-  allows) instead of monai's infinity, so the mean stays finite and still penalises the miss.
+  allows) instead of an infinity, so the mean stays finite and still penalises the miss.
 ``mean`` is the mean of the three class means. Real training subjects use their labelled frames;
 synthetic subjects are labelled on every frame and all frames are used.
 ``gain_points`` is real+synthetic minus real in Dice points. ``scarcity`` repeats real and
@@ -55,6 +56,7 @@ from synthshare.labels import LABEL_NAMES, NUM_CLASSES
 from synthshare.parallel import resolve_workers, run_pieces
 from synthshare.reports import segnet
 from synthshare.reports.jsonsafe import jsonable
+from synthshare.reports.surface import hd95
 
 logger = logging.getLogger(__name__)
 
@@ -96,22 +98,20 @@ def _one_hot(labels: np.ndarray) -> torch.Tensor:
 
 
 def _evaluate(model: torch.nn.Module, test: Sequence[PreparedSubject], config: UtilityConfig) -> dict:
-    from monai.metrics import DiceMetric, HausdorffDistanceMetric
+    from monai.metrics import DiceMetric
 
     dice_metric = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
-    hd_metric = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")
     dices, hds = [], []
     for s in test:
         row, col, slc = (float(v) for v in s.spacing)
         spacing = (slc, row, col)  # array order (S, H, W)
         diagonal = float(np.sqrt(sum((n * d) ** 2 for n, d in zip(s.image.shape[1:], spacing))))
         for t in _labelled_frames(s):
+            labels = segnet.predict_volume(model=model, image=s.image[t], config=config)
             truth = _one_hot(s.labels[t])
-            pred = _one_hot(segnet.predict_volume(model=model, image=s.image[t], config=config))
-            dice = dice_metric(y_pred=pred, y=truth)[0].numpy().astype(np.float64)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # monai warns on every empty class; handled below
-                hd = hd_metric(y_pred=pred, y=truth, spacing=spacing)[0].numpy().astype(np.float64)
+            dice = dice_metric(y_pred=_one_hot(labels), y=truth)[0].numpy().astype(np.float64)
+            # monai's HausdorffDistanceMetric(percentile=95), computed directly (reports/surface.py)
+            hd = np.array([hd95(pred=labels == c, truth=s.labels[t] == c, spacing=spacing) for c in range(1, NUM_CLASSES)])
             gt_present = truth[0, 1:].flatten(1).any(dim=1).numpy()
             hd = np.where(gt_present, hd, np.nan)
             hd = np.where(gt_present & ~np.isfinite(hd), diagonal, hd)
