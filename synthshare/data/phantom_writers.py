@@ -90,7 +90,7 @@ def _truth_row(subject_id: str, params: PhantomParams, labels: np.ndarray, spaci
 def _write_acdc_subject(root: Path, index: int, params: PhantomParams, image: np.ndarray, labels: np.ndarray) -> str:
     subject_id = f"patient{index:03d}"
     folder = root / "training" / subject_id
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # inside the build folder: a piece re-run after a dead worker overwrites
     info = (
         f"ED: {params.ed + 1}\nES: {params.es + 1}\nGroup: {params.group}\nHeight: {params.height}\n"
         f"NbFrame: {params.frames}\nWeight: {params.weight}\n"
@@ -108,7 +108,7 @@ def _write_acdc_subject(root: Path, index: int, params: PhantomParams, image: np
 def _write_mnms2_subject(root: Path, index: int, params: PhantomParams, image: np.ndarray, labels: np.ndarray) -> str:
     subject_id = f"{index:03d}"
     folder = root / "dataset" / subject_id
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # inside the build folder: a piece re-run after a dead worker overwrites
     stored = _as_int16(image)
     _save(folder / f"{subject_id}_SA_CINE.nii.gz", stored, params.spacing, frame_ms=900.0 / params.frames)
     for name, frame in (("ED", params.ed), ("ES", params.es)):

@@ -204,3 +204,17 @@ def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path: Path, la
     two = files(write_phantom_cohort(out=tmp_path / "two", n=3, seed=5, layout=layout, size=(24, 24), workers=2))
     assert one == two
     assert len([k for k in one if k.endswith(".nii.gz")]) >= 3 * 3  # control: every subject was written
+
+
+@pytest.mark.parametrize("layout", ["acdc", "mnms2"])
+def test_a_subject_rendered_again_overwrites_its_partial_files(tmp_path: Path, layout: str) -> None:
+    """After a dead worker, its subject is rendered again in the parent: the rerun must not trip on its files."""
+    from synthshare.data.phantom import draw_phantom_params
+    from synthshare.data.phantom_writers import _render_and_write
+
+    params = draw_phantom_params(rng=np.random.default_rng(0), group="NOR", size=(24, 24))
+    first = _render_and_write((tmp_path, layout), (1, params))
+    written = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+    next(iter(written)).write_bytes(b"half")  # a partial file left by the dead worker
+    assert _render_and_write((tmp_path, layout), (1, params)) == first
+    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == written
