@@ -304,7 +304,7 @@ def main() -> None:
                         "'{\"guidance_scale\": 3.0, \"motion_guidance_scale\": 2.0}'")
     parser.add_argument("--sampling-variant", action="append", default=[], metavar="NAME=JSON",
                         help="the config's own joint model sampled with other sampling settings, e.g. "
-                        "harm2='{\"motion_harmonics\": 2}'; repeatable; its set is called joint_NAME (same motion "
+                        "g1='{\"motion_guidance_scale\": 1.0}'; repeatable; its set is called joint_NAME (same motion "
                         "model as joint, so the same motion membership AUC)")
     parser.add_argument("--sets", default="", help="comma-separated sampler names to run (default: all): joint, "
                         "joint_NAME (a --motion-variant), joint_model_per_frame_draws, perframe_model_shared_noise, perframe_model_independent_noise")

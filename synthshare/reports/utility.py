@@ -32,9 +32,9 @@ How the trainings run. They are independent, so they are cut into work units (on
 training seed; under ``pretrain_finetune`` one unit pretrains once on synthetic and fine-tunes a copy
 for every real subset size, since that pretraining is the same for all of them) and run in
 ``workers`` processes side by side. Every unit computes on one thread, in the parent too when
-``workers`` is 1: the small UNet gains nothing from a second thread on this CPU (8.05 ms a step on one
-thread or two), whereas two processes do twice the work, and with one thread everywhere the figures
-do not depend on how many workers there were (tested).
+``workers`` is 1, so the figures do not depend on how many workers there were (tested). The small
+UNet gains little from a second thread, two processes nearly twice the work:
+benchmarks/utility_bench.py times 1 and 2 workers side by side (1.75x on 2 cores).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -151,6 +150,18 @@ def phase_steps(config: UtilityConfig) -> tuple[int, int]:
     return config.steps - finetune, finetune
 
 
+def pretrain(*, model: torch.nn.Module, synthetic: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool) -> None:
+    """``pretrain_finetune``'s first phase, in place: synthetic slices only."""
+    segnet.train_unet(model=model, pools=[synthetic], config=config, seed=seed, progress=progress,
+                      steps=phase_steps(config)[0], name="real+synthetic pretrain")
+
+
+def finetune(*, model: torch.nn.Module, real: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool) -> float:
+    """``pretrain_finetune``'s second phase, in place: real slices only, fresh optimiser; the last loss."""
+    return segnet.train_unet(model=model, pools=[real], config=config, seed=seed, progress=progress,
+                             steps=phase_steps(config)[1], name="real+synthetic fine-tune")
+
+
 def train_regime(
     *, regime: str, real: segnet.SlicePool, synthetic: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool
 ) -> tuple[torch.nn.Module, float]:
@@ -165,9 +176,8 @@ def train_regime(
         weights = [config.real_fraction, 1.0 - config.real_fraction]
         loss = segnet.train_unet(**train, pools=[real, synthetic], weights=weights, name=regime)
     elif regime == "real+synthetic":
-        pretrain, finetune = phase_steps(config)
-        segnet.train_unet(**train, pools=[synthetic], steps=pretrain, name=f"{regime} pretrain")
-        loss = segnet.train_unet(**train, pools=[real], steps=finetune, name=f"{regime} fine-tune")
+        pretrain(model=model, synthetic=synthetic, config=config, seed=seed, progress=progress)
+        loss = finetune(model=model, real=real, config=config, seed=seed, progress=progress)
     else:
         raise ValueError(f"unknown utility regime {regime!r}; expected one of {REGIMES}")
     return model, loss
@@ -181,9 +191,9 @@ def protocol(config: UtilityConfig) -> dict:
             f"{config.real_fraction:g}, else from synthetic slices"
         )
     else:
-        pretrain, finetune = phase_steps(config)
+        pretrain_steps, finetune_steps = phase_steps(config)
         combined = (
-            f"{pretrain} steps on synthetic slices (pretraining), then {finetune} steps on real slices "
+            f"{pretrain_steps} steps on synthetic slices (pretraining), then {finetune_steps} steps on real slices "
             "(fine-tuning from the pretrained weights, fresh optimiser)"
         )
     parts = [
@@ -231,8 +241,8 @@ class _Unit:
 
     def steps(self, config: UtilityConfig) -> int:
         if self.regime == "real+synthetic" and config.combine == "pretrain_finetune":
-            pretrain, finetune = phase_steps(config)
-            return pretrain + finetune * len(self.sizes)
+            pretrain_steps, finetune_steps = phase_steps(config)
+            return pretrain_steps + finetune_steps * len(self.sizes)
         return config.steps
 
 
@@ -255,18 +265,16 @@ class _Inputs:
     config: UtilityConfig
 
 
-def _run_unit(unit: _Unit, inputs: _Inputs) -> list[_Scored]:
+def _run_unit(inputs: _Inputs, unit: _Unit) -> list[_Scored]:
+    """Train and score one unit (run_pieces calls it with the shared inputs first)."""
     config, synthetic = inputs.config, inputs.synthetic
     if unit.regime == "real+synthetic" and config.combine == "pretrain_finetune":
-        pretrain, finetune = phase_steps(config)
         pretrained = segnet.build_unet(config=config, seed=unit.seed)
-        segnet.train_unet(model=pretrained, pools=[synthetic], config=config, seed=unit.seed, progress=False,
-                          steps=pretrain, name=f"{unit.regime} pretrain")
+        pretrain(model=pretrained, synthetic=synthetic, config=config, seed=unit.seed, progress=False)
         out = []
-        for n in unit.sizes:  # the same fine-tuning as train_regime's, from a copy of the shared pretraining
+        for n in unit.sizes:  # train_regime's fine-tuning, each size from its own copy of the shared pretraining
             model = copy.deepcopy(pretrained)
-            loss = segnet.train_unet(model=model, pools=[inputs.real[n]], config=config, seed=unit.seed,
-                                     progress=False, steps=finetune, name=f"{unit.regime} fine-tune")
+            loss = finetune(model=model, real=inputs.real[n], config=config, seed=unit.seed, progress=False)
             out.append(_Scored(unit.regime, n, unit.seed, _evaluate(model, inputs.test, config), loss))
         return out
     (n,) = unit.sizes
@@ -283,7 +291,7 @@ def _run_units(units: list[_Unit], inputs: _Inputs, progress: bool) -> list[_Sco
         trainings = sum(len(u.sizes) if u.regime == "real+synthetic" else 1 for u in order)
         logger.info("utility: %d trainings in %d work units on %d worker process(es)", trainings, len(order), workers)
     done: list[_Scored] = []
-    for k, scored in enumerate(run_pieces(_run_shared, order, workers=workers, shared=inputs), start=1):
+    for k, scored in enumerate(run_pieces(_run_unit, order, workers=workers, shared=inputs), start=1):
         done.extend(scored)
         if progress:
             for s in scored:
@@ -292,14 +300,11 @@ def _run_units(units: list[_Unit], inputs: _Inputs, progress: bool) -> list[_Sco
     return done
 
 
-def _run_shared(inputs: _Inputs, unit: _Unit) -> list[_Scored]:
-    return _run_unit(unit, inputs)
-
-
-def _units(*, config: UtilityConfig, sizes: list[int], seed: int, pools: dict[str, Any]) -> list[_Unit]:
+def _units(*, inputs: _Inputs, sizes: list[int], seed: int) -> list[_Unit]:
     """The work units of a report: real at every size, synthetic once, real+synthetic at every size."""
+    config = inputs.config
     seeds = [seed + k for k in range(config.train_seeds)]
-    has_real, has_synthetic = bool(len(pools["real"][sizes[0]])), bool(len(pools["synthetic"]))
+    has_real, has_synthetic = bool(len(inputs.real[sizes[0]])), bool(len(inputs.synthetic))
     units: list[_Unit] = []
     for s in seeds:
         if has_real:
@@ -364,14 +369,13 @@ def utility_report(
         else:
             sizes.append(n)
     # nested subsets: each smaller one drawn from the real subset, as a report on that subset alone would
-    pools: dict[str, Any] = {"real": {n: _pool(real if n == len(real) else _real_subset(real, n, seed)) for n in sizes},
-                             "synthetic": _pool(synthetic)}
-    inputs = _Inputs(real=pools["real"], synthetic=pools["synthetic"], test=list(test), config=config)
-    scored = _run_units(_units(config=config, sizes=sizes, seed=seed, pools=pools), inputs, progress)
+    inputs = _Inputs(real={n: _pool(real if n == len(real) else _real_subset(real, n, seed)) for n in sizes},
+                     synthetic=_pool(synthetic), test=list(test), config=config)
+    scored = _run_units(_units(inputs=inputs, sizes=sizes, seed=seed), inputs, progress)
     seeds = [int(seed) + k for k in range(config.train_seeds)]
 
     report: dict = {"dice": {}, "hd95": {}, "dice_mean_per_seed": {}, "n_train": {}, "final_loss": {}}
-    n_train = {"real": pools["real"][len(real)].subjects, "synthetic": pools["synthetic"].subjects}
+    n_train = {"real": inputs.real[len(real)].subjects, "synthetic": inputs.synthetic.subjects}
     for regime in REGIMES:
         report["n_train"][regime] = sum(n_train[src] for src in _SOURCES[regime])
         result = _collect(scored, regime=regime, size=len(real), seeds=seeds)

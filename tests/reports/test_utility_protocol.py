@@ -243,14 +243,16 @@ def test_scarcity_larger_than_the_real_subjects_is_skipped_with_a_note(real_trai
 # -- work units and worker processes ------------------------------------------------------------
 
 
-def test_worker_processes_give_the_same_report_as_one_process(real_train, synthetic, real_holdout):
+def test_worker_processes_give_the_same_report_as_one_process(real_train, synthetic, real_holdout, caplog):
     """Units run on one thread wherever they run, so 1 and 2 worker processes give identical figures."""
     config = TINY.model_copy(update={"steps": 4, "max_real_train": 3, "scarcity": (2,), "train_seeds": 2,
                                      "combine": "pretrain_finetune"})
     kw = {"real_train": real_train[:3], "synthetic": synthetic[:2], "real_test": real_holdout[:1], "progress": True,
           "seed": 0}
     one = utility_report(config=config.model_copy(update={"workers": 1}), **kw)
-    two = utility_report(config=config.model_copy(update={"workers": 2}), **kw)
+    with caplog.at_level("WARNING", logger="synthshare.parallel"):
+        two = utility_report(config=config.model_copy(update={"workers": 2}), **kw)
+    assert not any("running the remaining" in r.getMessage() for r in caplog.records)  # the workers did the work
     assert one == two
     # control: the report holds real, distinct trainings (else equality would prove nothing)
     assert one["dice_mean_per_seed"]["real"][0] != one["dice_mean_per_seed"]["real+synthetic"][0]
@@ -265,7 +267,7 @@ def test_shared_pretraining_equals_pretraining_each_size_alone(real_train, synth
     real = {3: _pool(real_train[:3]), 1: _pool(real_train[:1])}
     syn = _pool(synthetic[:2])
     inputs = _Inputs(real=real, synthetic=syn, test=list(real_holdout[:1]), config=config)
-    shared = _run_unit(_Unit("real+synthetic", 0, (3, 1)), inputs)
+    shared = _run_unit(inputs, _Unit("real+synthetic", 0, (3, 1)))
     assert [s.size for s in shared] == [3, 1]
     for scored in shared:
         alone, loss = train_regime(regime="real+synthetic", real=real[scored.size], synthetic=syn, config=config,
