@@ -37,6 +37,7 @@ from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import default_device, device_of
 from synthshare.models.encode import encode_subjects
 from synthshare.models.motion import PHASE_CHANNELS  # sin and cos of the cardiac phase, as the time-axis model
+from synthshare.models.precision import training_precision
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
 from synthshare.sample.conditions import Condition
@@ -92,7 +93,9 @@ def train_perframe(*, config: Config, latents: torch.Tensor, cond: torch.Tensor,
     net = build_perframe(config=config, latent_channels=latents.shape[2]).to(default_device())
     rows = frame_pairs(latents=latents, cond=cond, latent_scale=latent_scale, residual_scale=residual_scale)
     dataset = TensorSubjectDataset(tensors={k: rows[k] for k in ("x0", "context", "cond")})  # "subject" here: a pair
-    loss_fn = _diffusion_loss(section=s, generator=torch.Generator().manual_seed(seed + 1), has_context=True)
+    # the precision the joint model trains in, so the two are compared alike
+    loss_fn = _diffusion_loss(section=s, generator=torch.Generator().manual_seed(seed + 1), has_context=True,
+                              precision=training_precision(config))
     optimizer = torch.optim.Adam(net.parameters(), lr=s.lr)
     stage = plain_stage(module=net, optimizer=optimizer, dataset=dataset, batch_size=min(s.batch_size, len(dataset)),
                         generator=torch.Generator().manual_seed(seed + 3))

@@ -178,6 +178,9 @@ class PhantomConfig(_Strict):
 class Config(_Strict):
     name: str = "custom"
     seed: int = 0
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "float32", description="training precision of the VAE and both denoisers (models/precision.py): bfloat16 "
+        "autocast, float32, or auto = bfloat16 where the CPU or GPU computes it natively; DP-SGD always float32")
     data: DataConfig = DataConfig()
     vae: VAEConfig = VAEConfig()
     static: DiffusionConfig = DiffusionConfig()

@@ -126,10 +126,12 @@ def soft_dice_loss(*, logits: torch.Tensor, labels: torch.Tensor, smooth: float 
 def vae_per_sample_loss(
     *, out: VAEOutput, image: torch.Tensor, labels: torch.Tensor, labelled: torch.Tensor, config: VAEConfig
 ) -> torch.Tensor:
-    """Per-example loss (B,): L1 reconstruction + labelled * (Dice + CE) + kl_weight * KL."""
+    """Per-example loss (B,): L1 reconstruction + labelled * (Dice + CE) + kl_weight * KL, in float32
+    whatever precision the forward pass ran in (models/precision.py)."""
     b = image.shape[0]
-    recon = (out.image - image).abs().reshape(b, -1).mean(dim=1)
-    ce = nn.functional.cross_entropy(out.seg_logits, labels.long(), reduction="none").reshape(b, -1).mean(dim=1)
-    seg = (soft_dice_loss(logits=out.seg_logits, labels=labels) + ce) * labelled.to(recon.dtype)
-    kl = 0.5 * (out.mu.pow(2) + out.logvar.exp() - 1.0 - out.logvar).reshape(b, -1).mean(dim=1)
+    decoded, logits, mu, logvar = out.image.float(), out.seg_logits.float(), out.mu.float(), out.logvar.float()
+    recon = (decoded - image).abs().reshape(b, -1).mean(dim=1)
+    ce = nn.functional.cross_entropy(logits, labels.long(), reduction="none").reshape(b, -1).mean(dim=1)
+    seg = (soft_dice_loss(logits=logits, labels=labels) + ce) * labelled.to(recon.dtype)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).reshape(b, -1).mean(dim=1)
     return recon + config.seg_weight * seg + config.kl_weight * kl

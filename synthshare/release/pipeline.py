@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from synthshare.models.precision import training_precision
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError
 from synthshare.privacy_statement import NO_GUARANTEE, dp_section
@@ -271,6 +272,8 @@ def _provenance(*, config: Config, split: Any, ledger: Any, policy: Path, run: A
     return {
         "config": config.to_dict(),
         "config_sha256": config.sha256(),
+        # what `precision` (possibly `auto`) resolved to for the generator's training on this machine
+        "training_precision": training_precision(config),
         "seeds": {"run": config.seed, "sampling": config.seed, "phantom": config.phantom.seed},
         "code": _code_version(),
         "libraries": libraries,

@@ -24,6 +24,7 @@ from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import device_of
 from synthshare.models.motion import TimeAxisMotionDenoiser
+from synthshare.models.precision import Resolved, autocast, training_precision
 from synthshare.models.schedulers import train_scheduler, training_target
 from synthshare.train.datasets import TensorSubjectDataset
 from synthshare.train.job import StageJob
@@ -59,9 +60,10 @@ def build_motion(*, config: Config, latent_channels: int) -> LatentDenoiser | Ti
 
 
 def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has_context: bool,
-                    context_noise: float = 0.0) -> Any:
-    """Per-example v-prediction loss; context_noise > 0 adds N(0, context_noise^2) to the context (z_ED) of
-    every training example (conditioning augmentation), drawn after the other random quantities."""
+                    precision: Resolved, context_noise: float = 0.0) -> Any:
+    """Per-example v-prediction loss (float32; the forward pass in ``precision``); context_noise > 0 adds
+    N(0, context_noise^2) to the context (z_ED) of every training example (conditioning augmentation), drawn
+    after the other random quantities."""
     scheduler = train_scheduler(config=section)
     null = torch.from_numpy(null_vectors(1))
 
@@ -80,8 +82,9 @@ def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has
             context = context + context_noise * torch.randn(context.shape, generator=generator)
         device = device_of(model)
         target, xt, t, cond = target.to(device), xt.to(device), t.to(device), cond.to(device)
-        pred = model(xt, t, cond, context.to(device)) if has_context else model(xt, t, cond)
-        return (pred - target).pow(2).reshape(b, -1).mean(dim=1)
+        with autocast(precision, device):
+            pred = model(xt, t, cond, context.to(device)) if has_context else model(xt, t, cond)
+        return (pred.float() - target).pow(2).reshape(b, -1).mean(dim=1)
 
     return loss
 
@@ -95,7 +98,7 @@ def static_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, pri
     gen = torch.Generator().manual_seed(seed + 1)
     s = config.static
     return StageJob(name="static", module=module, dataset=TensorSubjectDataset(tensors={"x0": z0 * scale, "cond": cond}),
-                    loss=_diffusion_loss(section=s, generator=gen, has_context=False), loss_generator=gen,
+                    loss=_diffusion_loss(section=s, generator=gen, has_context=False, precision=training_precision(config)), loss_generator=gen,
                     steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"latent_scale": scale})
 
 
@@ -108,6 +111,7 @@ def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, lat
     s = config.motion
     tensors = {"x0": res * scale, "context": latents[:, 0] * latent_scale, "cond": cond}
     return StageJob(name="motion", module=module, dataset=TensorSubjectDataset(tensors=tensors),
-                    loss=_diffusion_loss(section=s, generator=gen, has_context=True, context_noise=s.context_noise),
+                    loss=_diffusion_loss(section=s, generator=gen, has_context=True, precision=training_precision(config),
+                                       context_noise=s.context_noise),
                     loss_generator=gen,
                     steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"residual_scale": scale})

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from synthshare.atomic import write_json
 from synthshare.config import Config
 from synthshare.errors import BadInputError
+from synthshare.models.precision import training_precision
 
 Stage = Literal["vae", "static", "motion"]
 STAGES: tuple[Stage, ...] = ("vae", "static", "motion")
@@ -94,6 +95,8 @@ def stage_hash(*, stage: str, config: Config, train_keys: list[str], upstream_ha
         "data": config.to_dict()["data"],
         "privacy": config.to_dict()["privacy"],
         "seed": config.seed,
+        # the precision it trains in on THIS machine (`auto` resolves per machine; DP forces float32)
+        "precision": training_precision(config),
         "train_keys": keys_fingerprint(train_keys),
         "upstream": upstream_hash,
     }

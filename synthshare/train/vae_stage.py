@@ -11,6 +11,7 @@ from torch import nn
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
 from synthshare.models.device import device_of
+from synthshare.models.precision import autocast, training_precision
 from synthshare.models.vae import SegVAE, latent_shape, vae_per_sample_loss
 from synthshare.train.datasets import VAEFrameDataset
 from synthshare.train.job import StageJob
@@ -29,12 +30,14 @@ def vae_job(*, config: Config, train_keys: list[str], load: Callable[[str], Prep
     s = config.data.slices
     h, w = config.data.crop
     z_shape = latent_shape(config=config.vae, slices=s, height=h, width=w)
+    precision = training_precision(config)
 
     def loss(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         device = device_of(model)
         image = batch["image"].to(device)
         noise = torch.randn((image.shape[0], *z_shape), generator=loss_gen).to(device)
-        out = model(image, noise)
+        with autocast(precision, device):
+            out = model(image, noise)
         return vae_per_sample_loss(out=out, image=image, labels=batch["labels"].to(device),
                                    labelled=batch["labelled"].to(device), config=config.vae)
 
