@@ -24,9 +24,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from synthshare.models.precision import training_precision
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError
+from synthshare.models.precision import training_precision
 from synthshare.privacy_statement import NO_GUARANTEE, dp_section
 
 log = logging.getLogger(__name__)
