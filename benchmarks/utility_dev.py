@@ -10,7 +10,8 @@ retraining, and scores utility_report variants:
 - ``--eval holdout``: the real holdout, as utility.json reports it. Run it once, after choosing.
 
 Synthetic subjects are sampled from the run (``--n-synthetic``, seed = the config seed, as the
-release does) and cached as .npz beside the work folder (arrays only, no pickle).
+release does) and cached as .npz beside the work folder (arrays only, no pickle), keyed by the run's
+motion-stage hash.
 
     python benchmarks/utility_dev.py --work /tmp/utility_work/.rel.work --eval dev \\
         [--n-synthetic 40] [--seeds 0] [--set steps=600] [--set combine=pretrain_finetune] [--config demo]
@@ -40,7 +41,12 @@ def load_real(work: Path, config) -> tuple[list, list]:
 def load_synthetic(work: Path, n: int, seed: int) -> list:
     from synthshare.sample.sampler import sample_cohort, to_synthetic
 
-    cache = work.parent / f"synthetic-n{n}-seed{seed}.npz"
+    from synthshare.train.run_dir import RunDir
+
+    # keyed by the run's motion-stage hash (which chains the VAE and anatomy stages): another run's samples
+    # are never reused
+    stage = RunDir(work / "run").done("motion").get("hash", "unfinished")[:12]
+    cache = work.parent / f"synthetic-n{n}-seed{seed}-{stage}.npz"
     if not cache.exists():
         subjects = sample_cohort(run_dir=work / "run", n=n, seed=seed)
         np.savez_compressed(

@@ -26,7 +26,6 @@ from typing import Any
 
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError
-from synthshare.models.precision import training_precision
 from synthshare.privacy_statement import NO_GUARANTEE, dp_section
 
 log = logging.getLogger(__name__)
@@ -262,6 +261,8 @@ def data_fingerprint(*, keys: list[str]) -> dict[str, str]:
 
 def _provenance(*, config: Config, split: Any, ledger: Any, policy: Path, run: Any) -> dict:
     """What produced the release. Hashes only: no real id, path or timestamp (the package is reproducible)."""
+    from synthshare.models.precision import training_precision
+
     libraries = {}
     for name in ("torch", "opacus", "diffusers", "monai", "nibabel", "numpy", "scikit-learn", "scipy"):
         try:

@@ -15,7 +15,6 @@ from typing import Any, Literal
 from synthshare.atomic import write_json
 from synthshare.config import Config
 from synthshare.errors import BadInputError
-from synthshare.models.precision import training_precision
 
 Stage = Literal["vae", "static", "motion"]
 STAGES: tuple[Stage, ...] = ("vae", "static", "motion")
@@ -88,7 +87,9 @@ def keys_fingerprint(keys: list[str]) -> str:
 
 
 def stage_hash(*, stage: str, config: Config, train_keys: list[str], upstream_hash: str | None) -> str:
-    """What a stage's result depends on: its config section, data grid, privacy, seed, data, upstream."""
+    """What a stage's result depends on: its config section, data grid, privacy, seed, precision, data, upstream."""
+    from synthshare.models.precision import training_precision  # imports torch: only when a hash is asked for
+
     payload = {
         "stage": stage,
         "section": config.to_dict()[stage],
