@@ -96,6 +96,34 @@ float rounding, so another training), W/run and W/phantom linked to a fresh demo
   'harm2={"motion_harmonics":2}'): one systole 83% with K = 2 and 80% with K = 3, against 87% without. The
   second dips are low-harmonic shapes, not frame-to-frame jitter.
 
+Re-measured 2026-12-02 after the generator moved to bfloat16 autocast training (models/precision.py: the
+same models, bfloat16 rounding in the forward pass, so another training), W/run and W/phantom linked to a
+demo release's work folder, `python benchmarks/generator_bench.py --config demo --work W --out O --draws 3
+--sets joint,perframe_model_shared_noise,perframe_model_independent_noise` (benchmarks/results/
+generator_bench.json): every holdout heart sampled 3 times, 90 curves per synthetic set, Wilson 95%
+intervals in brackets (30 curves gave intervals too wide to tell 87% from 97%):
+  grid LV EDV r 0.956 MAE 18.6 mL, ESV r 0.959 MAE 24.5 mL, EF r 0.988 MAE 7.5 points; 88 evaluations, 1.17 subj/s
+    (roughness ratio, shape distance mean / median, band sd, beyond the worst real, one systole, ED at frame 0,
+    evaluations, motion membership AUC)
+    real                                 -     0.076 / 0.071  0.093   0%   100% [89, 100]  100% [89, 100]
+    VAE round trip                      0.95   0.073 / 0.071  0.086   0%   100% [89, 100]  100% [89, 100]
+    joint (fic, the release path)       0.97   0.044 / 0.035  0.051   1%    91% [83, 95]   100% [96, 100]  88  0.616 [0.491, 0.731]
+    per-frame model, shared noise       0.96   0.088 / 0.061  0.081  20%   100% [96, 100]  100% [96, 100] 328
+    per-frame model, independent noise  0.98   0.091 / 0.067  0.088  21%    93% [86, 97]   100% [96, 100] 328
+  With 90 curves the picture is sharper than with 30: the published per-frame sampler leaves the real envelope
+  in 20% of its curves (the release path 1%), and the release path's one-systole share (91%) is below the
+  per-frame sampler with shared noise (100%): the intervals do not overlap. Its failures are a dip of 5-10% of
+  the stroke volume in diastasis, where the real curve is flat (frame 6 of 8), mostly in low-EF hearts.
+  Motion tries on the same run (--n-edv 0, --motion-variant NAME=JSON; JSONs in benchmarks/results/), one
+  systole / ED at frame 0 / spread / beyond the worst real / motion AUC:
+    EMA 0.99 (--draws 3)                        88% [79, 93]  91%  0.078   3%  0.603 [0.477, 0.720]
+    600 steps (30 curves)                       90%           97%  0.044   0%  0.643 [0.531, 0.761]
+    noise correlated across frames, rho 0.5     84% [76, 91]  94%  0.065   3%  0.578 [0.459, 0.696]
+    noise correlated across frames, rho 0.8     88% [79, 93]  91%  0.141  10%  0.590 [0.466, 0.709]
+  EMA widens the spread of curve shapes towards real (0.078 against 0.051) but costs ED at frame 0. The
+  correlated noise (mixed noise, Ge et al. 2023 "Preserve Your Own Correlation", in training, sampling and the
+  audit's scores alike) made every coherence figure worse; it was implemented, measured and removed.
+
 History (2026-11-23, frames-in-channels motion model, 32/64 channels, 300 steps): grid EDV r 0.971, ESV
 0.981, EF 0.986; joint one systole 77%, spread 0.085; the published baseline (300 steps) 100% / 0.076 with
 a systematically late filling (shape distance 0.096). With 16/32 channels: one systole 90%, spread 0.039;
@@ -109,6 +137,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -185,6 +214,16 @@ def max_deviation(curve: np.ndarray, reference: np.ndarray) -> float:
     return float(np.nanmax(diff)) if np.isfinite(diff).any() else float("nan")
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> list[float]:
+    """Wilson score 95% interval of a proportion: how far apart two sets' shares must be to mean anything."""
+    if n == 0:
+        return [float("nan"), float("nan")]
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
 def coherence(curve_list: list[np.ndarray], reference: np.ndarray, *, worst_real: float) -> dict[str, float]:
     """Temporal-coherence figures of one set of LV volume curves against the real mean shape.
 
@@ -194,14 +233,18 @@ def coherence(curve_list: list[np.ndarray], reference: np.ndarray, *, worst_real
     """
     norm = np.stack([curves.normalised(c) for c in curve_list])
     distance = [curves.shape_distance(c, reference) for c in curve_list]
+    one_systole = [curves.single_systole(c) for c in curve_list]
+    ed_first = [curves.ed_at_frame0(c) for c in curve_list]
     return {
         "n": len(curve_list),
         "roughness_mean": float(np.nanmean([curves.roughness(c) for c in curve_list])),
         "shape_distance_mean": float(np.nanmean(distance)),
         "shape_distance_median": float(np.nanmedian(distance)),
         "beyond_worst_real_fraction": float(np.mean([max_deviation(c, reference) > worst_real for c in curve_list])),
-        "single_systole_fraction": float(np.mean([curves.single_systole(c) for c in curve_list])),
-        "ed_at_frame0_fraction": float(np.mean([curves.ed_at_frame0(c) for c in curve_list])),
+        "single_systole_fraction": float(np.mean(one_systole)),
+        "single_systole_wilson95": wilson_interval(sum(one_systole), len(one_systole)),
+        "ed_at_frame0_fraction": float(np.mean(ed_first)),
+        "ed_at_frame0_wilson95": wilson_interval(sum(ed_first), len(ed_first)),
         "band_sd_mean": float(np.nanmean(np.nanstd(norm, axis=0, ddof=1))),
     }
 
@@ -292,6 +335,8 @@ def main() -> None:
     parser.add_argument("--n-edv", type=int, default=10, help="0 skips the controllability grid (coherence only)")
     parser.add_argument("--n-ef", type=int, default=10)
     parser.add_argument("--coherence", type=int, default=30, help="most holdout subjects for the coherence comparison")
+    parser.add_argument("--draws", type=int, default=1, help="synthetic subjects per holdout heart in the coherence "
+                        "comparison (each its own seed): more curves per set, narrower intervals on its shares")
     parser.add_argument("--work", type=Path, default=None, help="work folder (kept; a rerun resumes training)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--out", type=Path, default=None, help="write coherence.png and generator_bench.json here")
@@ -358,7 +403,9 @@ def main() -> None:
     for s in real:
         known = {f: float(v) for f, v in s.measures.as_dict().items() if f in MEASURE_FIELDS}
         conds.append(complete(condition={"group": s.group, **known}, prior=generator.prior))
-    seeds = [subject_seed(seed=1, index=i) for i in range(len(conds))]
+    # --draws K: every holdout heart's conditions K times, each with its own seed (draw 0 = the seeds of one draw)
+    seeds = [subject_seed(seed=1, index=i + k * len(conds)) for k in range(args.draws) for i in range(len(conds))]
+    conds = conds * args.draws
     spacing = tuple(float(v) for v in config.data.spacing)
     variants = dict(parse_variant(v) for v in args.motion_variant)
     others = {name: variant_generator(run=run, config=config, name=name, motion=motion, cohort=cohort, train_keys=split.train)
