@@ -122,6 +122,13 @@ intervals in brackets (30 curves gave intervals too wide to tell 87% from 97%):
     noise correlated across frames, rho 0.8     88% [79, 93]  91%  0.141  10%  0.590 [0.466, 0.709]
     motion guidance 1.5 (--sampling)           93% [86, 97] 100%  0.035   0%  (the same model: 0.616)
       (grid at motion guidance 1.5: ESV r 0.977 MAE 28.4 mL, EF r 0.985 MAE 9.3 points, against 24.5 / 7.5)
+    motion guidance only at t / T in [0.5, 1]  94% [88, 98] 100%  0.033   0%  78 evaluations
+                        ... in [0.2, 0.8]  90% [82, 95] 100%  0.039   0%  80
+                        ... in [0.0, 0.5]  91% [83, 95] 100%  0.038   0%  78
+      (guidance in a limited interval, Kynkaanniemi et al. 2024; --sampling-variant with a sampler option
+      implemented, measured and removed: benchmarks/results/generator_bench_guidance_interval.json)
+  Every sampler-side setting moves along one trade-off: more one-systole curves for a narrower spread of
+  shapes (motion guidance 1.0: 100% and 0.027). None reaches both the per-frame sampler's 100% and its spread.
   EMA widens the spread of curve shapes towards real (0.078 against 0.051) but costs ED at frame 0. The
   correlated noise (mixed noise, Ge et al. 2023 "Preserve Your Own Correlation", in training, sampling and the
   audit's scores alike) made every coherence figure worse; it was implemented, measured and removed.
