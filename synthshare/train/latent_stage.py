@@ -98,8 +98,8 @@ def static_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, pri
     gen = torch.Generator().manual_seed(seed + 1)
     s = config.static
     return StageJob(name="static", module=module, dataset=TensorSubjectDataset(tensors={"x0": z0 * scale, "cond": cond}),
-                    loss=_diffusion_loss(section=s, generator=gen, has_context=False, precision=training_precision(config)), loss_generator=gen,
-                    steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"latent_scale": scale})
+                    loss=_diffusion_loss(section=s, generator=gen, has_context=False, precision=training_precision(config)),
+                    loss_generator=gen, steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"latent_scale": scale})
 
 
 def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, latent_scale: float, private: bool, seed: int) -> StageJob:
