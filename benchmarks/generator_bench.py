@@ -314,6 +314,18 @@ def baseline_key(*, config: Config, train_keys: list[str]) -> str:
     return stage_hashes(config=config.with_updates({"motion": {"layout": "frames_in_channels"}}), train_keys=train_keys)["motion"]
 
 
+def with_sampling(generator, overrides: dict, *, flag: str):
+    """The generator with its sampling section updated AND validated: a misspelt or out-of-range key stops the
+    bench instead of silently measuring the unchanged sampler under the variant's name."""
+    from synthshare.errors import ConfigError
+
+    try:
+        config = generator.config.with_updates({"sampling": overrides})
+    except ConfigError as err:
+        raise SystemExit(f"{flag}: {err}") from err
+    return dataclasses.replace(generator, config=config)
+
+
 def parse_variant(text: str) -> tuple[str, dict]:
     name, sep, overrides = text.partition("=")
     if not sep or not name.isidentifier():
@@ -382,8 +394,7 @@ def main() -> None:
 
     generator = load_generator(run_dir=run.root)
     if args.sampling:
-        sampling = generator.config.sampling.model_copy(update=json.loads(args.sampling))
-        generator = dataclasses.replace(generator, config=generator.config.model_copy(update={"sampling": sampling}))
+        generator = with_sampling(generator, json.loads(args.sampling), flag="--sampling")
     train_edv = np.array([cohort.load(k).measures.lv_edv for k in split.train])
     edvs = np.linspace(np.percentile(train_edv, 10), np.percentile(train_edv, 90), args.n_edv)
     efs = np.linspace(25.0, 65.0, args.n_ef)
@@ -425,8 +436,7 @@ def main() -> None:
     for name, overrides in (parse_variant(v) for v in args.sampling_variant):
         if name in others:
             raise SystemExit(f"--sampling-variant {name}: that name is already a --motion-variant")
-        sampling = generator.config.sampling.model_copy(update=overrides)
-        resampled[name] = dataclasses.replace(generator, config=generator.config.model_copy(update={"sampling": sampling}))
+        resampled[name] = with_sampling(generator, overrides, flag=f"--sampling-variant {name}")
     figures["sampling_variants"] = {"joint": config.to_dict()["sampling"],
                                     **{f"joint_{name}": g.config.to_dict()["sampling"] for name, g in resampled.items()}}
     wanted = set(filter(None, args.sets.split(","))) or None
