@@ -19,6 +19,9 @@ from synthshare.errors import ConfigError
 # The owner's layout keeps configs/ at the top of the repository; the project installs editable.
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
+# Training precision of the generator (models/precision.py resolves it; defined here so config imports no torch)
+Precision = Literal["auto", "float32", "bfloat16"]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -178,7 +181,7 @@ class PhantomConfig(_Strict):
 class Config(_Strict):
     name: str = "custom"
     seed: int = 0
-    precision: Literal["auto", "float32", "bfloat16"] = Field(
+    precision: Precision = Field(
         "float32", description="training precision of the VAE and both denoisers (models/precision.py): bfloat16 "
         "autocast, float32, or auto = bfloat16 where the CPU or GPU computes it natively; DP-SGD always float32")
     data: DataConfig = DataConfig()

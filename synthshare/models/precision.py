@@ -31,16 +31,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 
-if TYPE_CHECKING:
-    from synthshare.config import Config
+from synthshare.config import Config, Precision
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["auto", "float32", "bfloat16"]
 Resolved = Literal["float32", "bfloat16"]
 
 
