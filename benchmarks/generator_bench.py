@@ -146,7 +146,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -223,14 +222,14 @@ def max_deviation(curve: np.ndarray, reference: np.ndarray) -> float:
     return float(np.nanmax(diff)) if np.isfinite(diff).any() else float("nan")
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> list[float]:
+def wilson_interval(successes: int, n: int) -> list[float]:
     """Wilson score 95% interval of a proportion: how far apart two sets' shares must be to mean anything."""
+    from scipy.stats import binomtest
+
     if n == 0:
         return [float("nan"), float("nan")]
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return [float(ci.low), float(ci.high)]
 
 
 def coherence(curve_list: list[np.ndarray], reference: np.ndarray, *, worst_real: float) -> dict[str, float]:
