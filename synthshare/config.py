@@ -249,7 +249,11 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
 def load_config(name_or_path: str | Path) -> Config:
     path = resolve_config_path(name_or_path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); save the config as UTF-8 YAML"
+        ) from err
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config ({err.strerror}); pass an existing YAML file or a preset name") from err
     try:

@@ -42,3 +42,12 @@ def test_hash_changes_with_section_and_only_that_section():
     b = a.with_updates({"vae": {"steps": 7}})
     assert a.sha256("vae") != b.sha256("vae")
     assert a.sha256("static") == b.sha256("static")
+
+
+def test_non_utf8_config_is_a_config_error_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"name: tiny\n# caf\xe9\n")  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not UTF-8 text \(byte 0xe9 at offset 16\); save the config as UTF-8"):
+        load_config(bad)
+    bad.write_bytes("name: tiny\n# caf\u00e9\n".encode())  # negative control: the same text in UTF-8
+    assert load_config(bad).name == "tiny"

@@ -6,7 +6,9 @@ CACHE_DIR/
                                /<key>.json   group, measures, es_frame, spacing, config hash
 An entry is keyed by the subject fingerprint and the DataConfig hash, so a changed config
 re-preprocesses into a new folder. Subjects are loaded and prepared one at a time (bounded memory);
-every file is written atomically and the JSON sidecar last, so a half-written entry is never used.
+every file is written atomically and the JSON sidecar last, so a half-written entry is never used;
+a sidecar that is unreadable or lacks fields is stale: warned about and re-prepared. A new prepared
+folder is built under a temporary name and renamed into place once every subject is prepared.
 A second call does no work: the id map says which key each id has; it is trusted while the
 cohort's files (relative paths, sizes, mtimes under `reader.root`) are unchanged, and otherwise
 every subject is re-read and re-fingerprinted (but only changed ones are re-prepared).
@@ -18,6 +20,10 @@ import hashlib
 import io
 import json
 import logging
+import os
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -125,12 +131,59 @@ def _write_entry(folder: Path, prepared: PreparedSubject, config_sha256: str) ->
     atomic_write_bytes(path=folder / f"{prepared.key}.json", data=json.dumps(sidecar, indent=1, sort_keys=True).encode(), mode=INTERNAL)
 
 
+_SIDECAR_FIELDS = ("group", "measures", "es_frame", "spacing")
+_MEASURE_FIELDS = tuple(Measures.__dataclass_fields__)
+
+
+def _sidecar_problem(sidecar: Any) -> str | None:
+    """What is wrong with a parsed sidecar (None if it is a complete entry of this version)."""
+    if not isinstance(sidecar, dict):
+        return f"a JSON {type(sidecar).__name__}, not an object"
+    missing = [name for name in _SIDECAR_FIELDS if name not in sidecar]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    measures = sidecar["measures"]
+    if not isinstance(measures, dict) or sorted(measures) != sorted(_MEASURE_FIELDS):
+        return f"measures are not the fields {', '.join(_MEASURE_FIELDS)}"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in measures.values()):
+        return "measures are not all numbers"
+    if not isinstance(sidecar["group"], str):
+        return "group is not a string"
+    if not isinstance(sidecar["es_frame"], int) or isinstance(sidecar["es_frame"], bool):
+        return "es_frame is not an integer"
+    spacing = sidecar["spacing"]
+    if not isinstance(spacing, list) or len(spacing) != 3 or not all(isinstance(v, (int, float)) for v in spacing):
+        return "spacing is not 3 numbers"
+    return None
+
+
 def _read_sidecar(folder: Path, key: str) -> dict:
+    """A complete sidecar; DataError naming it (and the folder to delete) if unreadable or malformed."""
     path = folder / f"{key}.json"
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # ValueError: JSONDecodeError and UnicodeDecodeError
         raise DataError(f"{path}: unreadable cache entry ({err}); delete {folder} and run again to re-prepare") from err
+    problem = _sidecar_problem(sidecar)
+    if problem:
+        raise DataError(f"{path}: malformed cache entry ({problem}); delete {folder} and run again to re-prepare")
+    return sidecar
+
+
+def _usable_sidecar(folder: Path, key: str) -> dict | None:
+    """The entry's sidecar if the entry is complete; None if absent or stale (warned: it is re-prepared)."""
+    path = folder / f"{key}.json"
+    if not path.is_file():
+        return None
+    try:
+        sidecar = _read_sidecar(folder, key)
+    except DataError as err:
+        log.warning("%s; re-preparing that subject", str(err).split("; delete", 1)[0])
+        return None
+    if not (folder / f"{key}.npz").is_file():
+        log.warning("%s: cache entry has no %s.npz; re-preparing that subject", path, key)
+        return None
+    return sidecar
 
 
 def read_entry(folder: Path, key: str) -> PreparedSubject:
@@ -140,7 +193,7 @@ def read_entry(folder: Path, key: str) -> PreparedSubject:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             image, labels, labelled = arrays["image"], arrays["labels"], arrays["labelled"]
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"{path}: unreadable cache entry ({err}); delete {folder} and run again to re-prepare") from err
     return PreparedSubject(
         key=key,
@@ -158,19 +211,78 @@ def _load_id_map(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: JSONDecodeError and UnicodeDecodeError
         log.warning("%s is unreadable; every subject will be re-read", path)
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or not isinstance(data.get("ids", {}), dict):
+        log.warning("%s is malformed; every subject will be re-read", path)
+        return {}
+    return data
+
+
+def _missing_dirs(folder: Path) -> list[Path]:
+    """folder and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return missing
+
+
+def _write_id_map(path: Path, *, stamp: str | None, known: dict[str, str]) -> None:
+    payload = {"note": _NOTE, "source_stamp": stamp, "ids": known}
+    atomic_write_bytes(path=path, data=json.dumps(payload, indent=1).encode(), mode=INTERNAL)
+
+
+def _publish(work: Path, folder: Path) -> None:
+    """Move a freshly built folder into place; merge it if another process published one meanwhile."""
+    try:
+        os.rename(work, folder)
+        return
+    except OSError:
+        if not folder.is_dir():
+            raise
+    for path in sorted(work.iterdir(), key=lambda p: p.suffix != ".npz"):  # npz before its sidecar
+        os.replace(path, folder / path.name)
+    work.rmdir()
 
 
 def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, progress: bool = False) -> PreparedCohort:
-    """Prepare every subject of `reader` into `cache_dir` (or reuse the cache) and index them."""
+    """Prepare every subject of `reader` into `cache_dir` (or reuse the cache) and index them.
+
+    A new prepared folder is built under a temporary name and renamed into place only when every
+    subject is prepared, so a subject training refuses leaves no half-built cache (and no empty
+    folders this call created); a folder that already exists gains complete entries only.
+    """
     cache_dir = Path(cache_dir)
     config_sha256 = data_config_sha256(data)
     folder = cache_dir / f"prepared-{config_sha256[:16]}"
-    folder.mkdir(parents=True, exist_ok=True)
+    created = _missing_dirs(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work = folder if folder.is_dir() else Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{folder.name}.", suffix=".partial"))
+    try:
+        cohort = _prepare_into(reader=reader, data=data, cache_dir=cache_dir, work=work, config_sha256=config_sha256, progress=progress)
+        if work != folder:
+            _publish(work, folder)
+    except BaseException:
+        if work != folder:
+            shutil.rmtree(work, ignore_errors=True)
+        for path in created:  # deepest first; only if still empty
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+    return PreparedCohort(folder=folder, entries=cohort[0], config_sha256=config_sha256, id_of=cohort[1])
+
+
+def _prepare_into(
+    *, reader: SubjectReader, data: DataConfig, cache_dir: Path, work: Path, config_sha256: str, progress: bool
+) -> tuple[list[_Entry], dict[str, str]]:
+    """Entries (and key -> id) of every subject, preparing the missing ones into `work`."""
     map_path = cache_dir / ID_MAP
     stored = _load_id_map(map_path)
     stamp = _source_stamp(reader, skip=cache_dir)
@@ -188,25 +300,25 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
         iterator = track(ids, description="preparing subjects")
     for subject_id in iterator:
         key = known.get(subject_id)
-        if key is None or not (folder / f"{key}.json").is_file():
+        sidecar = _usable_sidecar(work, key) if isinstance(key, str) else None
+        if sidecar is None:
             subject = reader.load(subject_id)
             key = subject_fingerprint(subject)
-            entry = folder / f"{key}.json"
+            sidecar = _usable_sidecar(work, key)
             # the key covers image and labels only: a clinical field (the group) may have changed
-            if not entry.is_file() or _read_sidecar(folder, key).get("group") != subject.group:
-                _write_entry(folder, prepare_subject(subject=subject, data=data, cut=cut), config_sha256)
+            if sidecar is None or sidecar["group"] != subject.group:
+                _write_entry(work, prepare_subject(subject=subject, data=data, cut=cut), config_sha256)
+                sidecar = _read_sidecar(work, key)
                 prepared += 1
                 log.debug("prepared %s", key[:12])
             del subject  # bounded memory: one subject at a time
             known[subject_id] = key
-            atomic_write_bytes(path=map_path, data=json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode(), mode=INTERNAL)
         if key in seen:
             log.warning("subjects %s and %s have identical content; keeping one (a duplicate could sit in train and holdout)", seen[key], subject_id)
             continue
         seen[key] = subject_id
-        sidecar = _read_sidecar(folder, key)
         entries.append(_Entry(key=key, group=sidecar["group"], measures=Measures(**sidecar["measures"])))
     warn_cut_hearts(cut=cut, n=prepared, data=data)
     if stored.get("source_stamp") != stamp or stored.get("ids") != known:
-        atomic_write_bytes(path=map_path, data=json.dumps({"note": _NOTE, "source_stamp": stamp, "ids": known}, indent=1).encode(), mode=INTERNAL)
-    return PreparedCohort(folder=folder, entries=entries, config_sha256=config_sha256, id_of=dict(seen))  # key -> id
+        _write_id_map(map_path, stamp=stamp, known=known)
+    return entries, dict(seen)  # key -> id

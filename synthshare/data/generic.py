@@ -1,10 +1,16 @@
 """Generic layout reader: a folder of 4D NIfTI + optional per-frame labels + a clinical CSV.
 
-ROOT/clinical.csv                      column id (required); optional group, height, weight, vendor,
-                                       ed, es (0-based frame indices)
+ROOT/clinical.csv                      column id (required); optional patient_id, group, height,
+                                       weight, vendor, ed, es (0-based frame indices)
 ROOT/images/<id>.nii[.gz]              4D cine (X, Y, Z, T)
 ROOT/labels/<id>_frameNN.nii[.gz]      optional labels of frame NN (0-based), internal label map
 Without ed/es: ED = 0 and ES = the labelled frame with the smallest LV volume.
+
+One row = one scan = one PATIENT. Each row becomes one subject, and the subject is the privacy unit
+(DP-SGD samples subjects) and the unit of the train/holdout split; two scans of one patient would
+count that patient twice in the privacy guarantee and could put them in both train and holdout.
+So a cohort with repeat scans is refused when a patient_id (or patient) column shows them: keep one
+scan per patient. Without such a column the steward vouches that the ids are distinct patients.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from synthshare.labels import LV
 log = logging.getLogger(__name__)
 
 CLINICAL_CSV = "clinical.csv"
+PATIENT_COLUMNS: tuple[str, ...] = ("patient_id", "patient")
 _FIX = "the generic layout needs clinical.csv with an id column next to images/"
 
 
@@ -59,6 +66,7 @@ class GenericReader(IndexedReader[dict[str, str]]):
             rows[subject_id] = row
         if not rows:
             raise DataError(f"{path}: empty cohort, no subject rows; {_FIX}")
+        _check_one_scan_per_patient(path, rows)
         return rows
 
     def load(self, subject_id: str) -> Subject:
@@ -100,6 +108,30 @@ class GenericReader(IndexedReader[dict[str, str]]):
             es=es,
             clinical=clinical,
             source=str(image.path),
+        )
+
+
+def _check_one_scan_per_patient(path: Path, rows: dict[str, dict[str, str]]) -> None:
+    """DataError listing every patient with more than one scan (row), if the CSV has a patient column."""
+    column = next((c for c in PATIENT_COLUMNS if any(c in row for row in rows.values())), None)
+    if column is None:
+        return
+    scans: dict[str, list[str]] = {}
+    unnamed = []
+    for subject_id, row in rows.items():
+        patient = row.get(column, "")
+        if patient:
+            scans.setdefault(patient, []).append(subject_id)
+        else:
+            unnamed.append(subject_id)
+    repeats = {patient: ids for patient, ids in scans.items() if len(ids) > 1}
+    problems = [f"{column} {patient}: scans {', '.join(ids)}" for patient, ids in sorted(repeats.items())]
+    if unnamed:
+        problems.append(f"empty {column} in the row(s) of {', '.join(unnamed)}")
+    if problems:
+        raise DataError(
+            f"{path}: one scan per patient is needed (the patient is the privacy and split unit); keep one scan per "
+            f"{column} and fill every {column}:\n" + "\n".join(f"  - {p}" for p in problems)
         )
 
 

@@ -29,8 +29,12 @@ def is_mnms2_root(root: Path) -> bool:
 
 
 def subject_folder_name(code: str) -> str:
-    """SUBJECT_CODE as the dataset's folder name: numeric codes are zero-padded to 3 digits."""
-    return f"{int(code):03d}" if code.isdigit() else code
+    """SUBJECT_CODE as the dataset's folder name: numeric codes are zero-padded to 3 digits.
+
+    Numeric means ASCII digits: str.isdigit() also accepts '²' or Arabic-Indic digits, which int()
+    either refuses or reads as a number the folder name does not show.
+    """
+    return f"{int(code):03d}" if code.isascii() and code.isdigit() else code
 
 
 def closest_frame(*, cine: np.ndarray, volume: np.ndarray) -> int:

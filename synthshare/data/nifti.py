@@ -1,12 +1,17 @@
 """Reading NIfTI volumes for one subject, with every failure turned into a DataError.
 
-nibabel raises a zoo of exceptions on a missing, truncated or corrupt file (FileNotFoundError,
-EOFError, zlib.error, ImageFileError, ...); the readers only ever see `SubjectDataError`, whose
-message names the subject, the file, what is wrong and how to fix it.
+nibabel raises a zoo of exceptions on a missing, truncated, corrupt or crafted file
+(FileNotFoundError, EOFError, zlib.error, ImageFileError, HeaderDataError, MemoryError for absurd
+dims, OverflowError for negative ones, ...); the readers only ever see `SubjectDataError`, whose
+message names the subject, the file, what is wrong and how to fix it. The header is checked before
+any voxel is read: complex data (get_fdata would silently drop the imaginary part), a dimension
+below 1 and more than MAX_VOXELS voxels are refused.
 """
 
 from __future__ import annotations
 
+import math
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +24,9 @@ from synthshare.labels import LabelConvention, LabelValueError, remap
 NIFTI_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii")
 # Relative tolerance between a label file's voxel size and its image's.
 SPACING_RTOL = 1e-3
+# Most voxels one file may declare: 2**29 (2 GiB as float32) is ten times a large 4D cine
+# (512 x 512 x 20 slices x 50 frames = 2.6e8 voxels); more means a corrupt or crafted header.
+MAX_VOXELS = 2**29
 
 
 class SubjectDataError(DataError):
@@ -69,22 +77,53 @@ def expected_name(folder: Path, stem: str) -> str:
     return str(folder / f"{stem}.nii.gz")
 
 
+def nifti_read_errors() -> tuple[type[BaseException], ...]:
+    """Every exception nibabel/numpy raise on an unreadable or crafted NIfTI file (for `except`)."""
+    from nibabel.filebasedimages import ImageFileError
+    from nibabel.spatialimages import HeaderDataError, HeaderTypeError, ImageDataError
+
+    # nibabel's header errors subclass Exception only; MemoryError / OverflowError come from numpy
+    # mapping a header whose dims are absurd or negative (the header check below catches most first)
+    return (OSError, EOFError, ValueError, zlib.error, struct.error, ImageFileError, HeaderDataError, HeaderTypeError,
+            ImageDataError, MemoryError, OverflowError)
+
+
+def header_problem(path: Path, *, shape: tuple[int, ...], dtype: np.dtype) -> str | None:
+    """A problem line if the header's shape or data type cannot be a cine or label volume, else None."""
+    if dtype.kind == "c":
+        return f"{path}: complex-valued data ({dtype}); synthshare needs real magnitude images, export the magnitude"
+    if dtype.kind not in "biuf":
+        return f"{path}: data type {dtype} is not numeric; re-export the image as integers or floats"
+    if not shape or min(shape) < 1:
+        return f"{path}: the header declares shape {shape} with a dimension below 1; the header is corrupt, re-export the file"
+    voxels = math.prod(shape)
+    if voxels > MAX_VOXELS:
+        return (
+            f"{path}: the header declares shape {shape} = {voxels:.3g} voxels, more than the {MAX_VOXELS:.3g} synthshare "
+            "reads; the header is corrupt (re-export the file) or crop the cine before ingest"
+        )
+    return None
+
+
 def read_volume(path: Path, *, subject_id: str, ndim: int, labels: bool = False) -> Volume:
     """Read one NIfTI file fully; 3D where 4D is needed, NaN/Inf and unreadable files are errors.
 
     A 4D file with a single frame counts as 3D when ndim is 3 (trailing singleton dims are dropped).
     """
     import nibabel as nib
-    from nibabel.filebasedimages import ImageFileError
 
+    read_errors = nifti_read_errors()
     if not path.is_file():
         raise SubjectDataError(subject_id, [f"{path}: file is missing; restore it or remove the subject from the cohort"])
     try:
         img = nib.load(str(path))
+        problem = header_problem(path, shape=tuple(int(d) for d in img.shape), dtype=img.get_data_dtype())
+        if problem:
+            raise SubjectDataError(subject_id, [problem])
         data = np.asanyarray(img.dataobj) if labels else img.get_fdata(dtype=np.float32)
         zooms = tuple(float(z) for z in img.header.get_zooms())
         affine = np.asarray(img.affine, dtype=np.float64)
-    except (OSError, EOFError, ValueError, zlib.error, ImageFileError) as err:
+    except read_errors as err:
         raise SubjectDataError(
             subject_id,
             [f"{path}: cannot read the NIfTI file ({type(err).__name__}: {err}); it is truncated or corrupt, re-export or re-copy it"],

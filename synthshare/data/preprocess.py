@@ -47,10 +47,13 @@ def subject_fingerprint(subject: Subject) -> str:
     return digest.hexdigest()
 
 
-def _check(subject: Subject) -> None:
-    where = f"subject {subject.id} ({subject.source or 'in memory'})"
+def preparable_problems(subject: Subject) -> list[str]:
+    """Why `prepare_subject` would refuse this subject (empty = it can be prepared).
+
+    `synthshare data check` lists these too, so a cohort it passes is one training can ingest.
+    """
     if subject.image.ndim != 4:
-        raise DataError(f"{where}: image has shape {subject.image.shape}; a 4D (X, Y, Z, T) cine is needed")
+        return [f"image has shape {subject.image.shape}; a 4D (X, Y, Z, T) cine is needed"]
     frames = subject.frames
     problems = []
     for name, frame in (("ED", subject.ed), ("ES", subject.es)):
@@ -63,7 +66,13 @@ def _check(subject: Subject) -> None:
     for frame, labels in subject.labels.items():
         if labels.shape != subject.image.shape[:3]:
             problems.append(f"labels of frame {frame + 1} have shape {labels.shape}, image frames {subject.image.shape[:3]}")
+    return problems
+
+
+def _check(subject: Subject) -> None:
+    problems = preparable_problems(subject)
     if problems:
+        where = f"subject {subject.id} ({subject.source or 'in memory'})"
         raise DataError(f"{where}: cannot prepare: " + "; ".join(problems))
 
 

@@ -42,9 +42,15 @@ def _read_sidecar(path: Path, *, subject_id: str) -> dict:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise DataError(f"subject {subject_id}: {path}: sidecar is missing; restore it (it holds es_frame)") from err
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"subject {subject_id}: {path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+            "restore the sidecar from the release"
+        ) from err
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"subject {subject_id}: {path}: not readable JSON ({err}); restore the sidecar from the release") from err
-    if not isinstance(payload, dict) or not isinstance(payload.get("es_frame"), int):
+    es_frame = payload.get("es_frame") if isinstance(payload, dict) else None
+    if not isinstance(es_frame, int) or isinstance(es_frame, bool):
         raise DataError(f"subject {subject_id}: {path}: needs an integer \"es_frame\"; restore the sidecar from the release")
     return payload
 

@@ -2,7 +2,8 @@
 collect-everything pass behind `synthshare data check`.
 
 Readers raise on the first unusable subject (one DataError listing all of that subject's problems);
-`check_cohort` loads every subject and collects every problem of the whole cohort.
+`check_cohort` loads every subject and collects every problem of the whole cohort: a subject that
+fails to load for any reason, or that preprocessing would refuse, is listed, never fatal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from synthshare.config import DataConfig
 from synthshare.data.measures import measure
 from synthshare.data.nifti import SubjectDataError
+from synthshare.data.preprocess import preparable_problems, subject_fingerprint
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
 
@@ -179,15 +181,34 @@ def summarize(subject: Subject) -> SubjectSummary:
     )
 
 
-def _check_subject(reader: CohortReader, subject_id: str) -> tuple[SubjectSummary | None, list[Problem]]:
+def _check_subject(reader: CohortReader, subject_id: str) -> tuple[Subject | None, list[Problem]]:
+    """The loaded subject if training could ingest it, else None and every problem found.
+
+    Any failure of one subject becomes a listed problem (a crafted file must not abort the check
+    of the rest of the cohort); the preprocessing checks run here too, so that a cohort this
+    passes is one `train` accepts.
+    """
     try:
         subject = reader.load(subject_id)
     except SubjectDataError as err:
         return None, [Problem(subject=subject_id, message=f"subject {subject_id}: {p}") for p in err.problems]
     except DataError as err:
         return None, [Problem(subject=subject_id, message=str(err))]
+    except Exception as err:  # noqa: BLE001 - untrusted files: list the subject, check the rest
+        log.debug("subject %s: unexpected error while reading", subject_id, exc_info=True)
+        return None, [
+            Problem(
+                subject=subject_id,
+                message=f"subject {subject_id}: its files under {reader.root} cannot be read ({type(err).__name__}: {err}); "
+                "re-export them or remove the subject from the cohort",
+            )
+        ]
+    found = preparable_problems(subject)
+    if found:
+        where = f"subject {subject_id} ({subject.source or reader.root})"
+        return None, [Problem(subject=subject_id, message=f"{where}: {p}") for p in found]
     log.debug("checked %s", subject_id)
-    return summarize(subject), []
+    return subject, []
 
 
 def check_cohort(
@@ -205,15 +226,22 @@ def check_cohort(
         return CohortCheck(subjects=[], problems=[Problem(subject=None, message=str(err))])
     summaries: list[SubjectSummary] = []
     problems: list[Problem] = []
+    first_with: dict[str, str] = {}  # content fingerprint -> first subject id, as ingest deduplicates
     for done, subject_id in enumerate(ids, start=1):
-        summary, found = _check_subject(reader, subject_id)
-        summaries.extend([summary] if summary is not None else [])
+        subject, found = _check_subject(reader, subject_id)
         problems.extend(found)
+        if subject is not None:
+            summaries.append(summarize(subject))
+            key = subject_fingerprint(subject)
+            if key in first_with:
+                log.warning("subjects %s and %s have identical content; training keeps one", first_with[key], subject_id)
+            first_with.setdefault(key, subject_id)
+            del subject  # bounded memory: one subject at a time
         if on_subject is not None:
             on_subject(done, len(ids))
     try:
         check_cohort_size(
-            n_subjects=len(summaries),
+            n_subjects=len(first_with),
             min_train=data.min_train,
             min_holdout=data.min_holdout,
             holdout_fraction=data.holdout_fraction,

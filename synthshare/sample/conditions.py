@@ -37,12 +37,19 @@ def read_conditions_csv(*, path: Path, prior: dict) -> list[Condition]:
     """Validated, completed conditions, one per CSV row; every problem reported at once."""
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = [c.strip() for c in (reader.fieldnames or [])]
-            rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+            raw = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise ConditionsError(f"{path}: cannot read the conditions CSV ({err}); pass a UTF-8 CSV file") from err
+    # DictReader puts the fields beyond the header under the key None (a list): a shifted row
+    extra = [f"row {n}: {len(columns) + len(row[None])} fields but the header has {len(columns)} (extra: {row[None]}); "
+             "remove the extra fields or quote a value that holds a comma"
+             for n, row in enumerate(raw, start=2) if row.get(None)]
+    if extra:
+        raise ConditionsError(f"{path}: {len(extra)} row(s) longer than the header:\n" + "\n".join(f"  - {p}" for p in extra))
+    rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in raw]
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise ConditionsError(f"{path}: missing column(s) {', '.join(missing)}; the header needs {', '.join(REQUIRED)} "
