@@ -25,16 +25,39 @@ def atomic_write_with(*, path: Path, write: Callable[[str], None], mode: int = 0
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, mode)
+        _fsync_path(tmp)  # the bytes reach the disk before the name points at them
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)  # and the rename itself survives a crash
     return path
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # platforms that cannot open a folder (Windows): the rename is all we get
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder (EINVAL); the file itself is synced
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(*, path: Path, data: bytes, mode: int = 0o644) -> Path:
@@ -43,8 +66,6 @@ def atomic_write_bytes(*, path: Path, data: bytes, mode: int = 0o644) -> Path:
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
 
     return atomic_write_with(path=path, write=write, mode=mode)
 
@@ -61,7 +82,9 @@ def _finite(value: Any) -> Any:
         return {str(k): _finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+    if callable(getattr(value, "tolist", None)):  # numpy arrays and scalars, torch tensors, of any size
+        return _finite(value.tolist())
+    if callable(getattr(value, "item", None)):  # other one-element scalars
         return _finite(value.item())
     return value
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from synthshare.cli.common import console, err_console, handle_errors, progress_enabled
+from synthshare.cli.common import console, handle_errors, print_plain, progress_enabled
 
 
 @handle_errors
@@ -20,6 +20,7 @@ def audit(
     ] = None,
 ) -> None:
     """Audit SAMPLES against RUN under a gate policy. Exit 0 if the gate passes, 3 if it blocks."""
+    from rich.markup import escape
     from rich.table import Table
 
     from synthshare.audit_glue import run_audit
@@ -27,19 +28,19 @@ def audit(
 
     def say(message: str) -> None:
         if progress_enabled():
-            err_console.print(message, highlight=False)
+            print_plain(message, stderr=True)
 
     verdict = run_audit(run_dir=run, samples_dir=samples, policy_path=policy, out_dir=out, progress=say)
-    table = Table(title=f"release gate - policy {verdict.policy_name} (sha256 {verdict.policy_sha256[:12]})")
+    table = Table(title=escape(f"release gate - policy {verdict.policy_name} (sha256 {verdict.policy_sha256[:12]})"))
     for column in ("criterion", "value", "threshold", "result", "note"):
         table.add_column(column)
     for c in verdict.criteria:
         value = "-" if c.value is None else f"{c.value:.4g}"
         threshold = "-" if c.threshold is None else f"{c.threshold:.4g}"
         result = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
-        table.add_row(c.name, value, threshold, result, c.note)
+        table.add_row(escape(c.name), value, threshold, result, escape(c.note or ""))
     console.print(table)
-    console.print(f"reports: {out / 'privacy.json'} (aggregates) and {out / 'INTERNAL'} (internal only, never release)")
+    print_plain(f"reports: {out / 'privacy.json'} (aggregates) and {out / 'INTERNAL'} (internal only, never release)")
     if not verdict.passed:
         failed = ", ".join(c.name for c in verdict.failed) or "no criterion evaluated"
         raise GateBlockedError(f"release gate blocked by {failed}; nothing may be released")

@@ -57,7 +57,8 @@ def check(
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"{source} ({reader.format}): {len(result.subjects)} subjects")
+        # ids, groups and paths come from the steward's files: escaped, never read as markup
+        table = Table(title=escape(f"{source} ({reader.format}): {len(result.subjects)} subjects"))
         id_width = max([len(s.id) for s in result.subjects] + [2])
         table.add_column("id", no_wrap=True, min_width=id_width)  # never squash the one column a steward greps
         table.add_column("group")
@@ -65,8 +66,8 @@ def check(
             table.add_column(column, justify="right", no_wrap=column == "mm")
         for s in result.subjects:
             table.add_row(
-                s.id,
-                s.group,
+                escape(s.id),
+                escape(s.group),
                 str(s.frames),
                 str(s.slices),
                 "x".join(f"{v:.3g}" for v in s.spacing),

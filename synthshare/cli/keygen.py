@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from synthshare.cli.common import console, handle_errors
+from synthshare.cli.common import handle_errors, print_plain
 
 
 @handle_errors
@@ -29,5 +29,5 @@ def keygen(
     if not private_key.parent.is_dir():
         raise BadInputError(f"{private_key.parent}: no such folder; create it first")
     generate_keypair(private_key_path=private_key, public_key_path=public)
-    console.print(f"private key: {private_key} (0600; never share it)")
-    console.print(f"public key:  {public} (give it to partners: synthshare verify RELEASE --public-key {public.name})")
+    print_plain(f"private key: {private_key} (0600; never share it)")
+    print_plain(f"public key:  {public} (give it to partners: synthshare verify RELEASE --public-key {public.name})")

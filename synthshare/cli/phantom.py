@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from synthshare.cli.common import console, handle_errors, progress_enabled
+from synthshare.cli.common import console, handle_errors, print_plain, progress_enabled
 
 
 @handle_errors
@@ -28,4 +28,4 @@ def phantom(
     else:
         written = write_phantom_cohort(out=out, n=n, seed=seed, layout=layout, size=(size, size), workers=workers)
     if progress_enabled():
-        console.print(f"wrote {n} phantom subjects ({layout} layout) to {written}; truth in {written / TRUTH_CSV}")
+        print_plain(f"wrote {n} phantom subjects ({layout} layout) to {written}; truth in {written / TRUTH_CSV}")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from synthshare.cli.common import (
     NO_PRIVACY_BANNER,
-    console,
     err_console,
     handle_errors,
+    print_plain,
     progress_enabled,
 )
+
+if TYPE_CHECKING:
+    from synthshare.config import Config
 
 
 def default_policy() -> Path:
@@ -57,15 +60,30 @@ def release(
     policy_path = policy or default_policy()
     if not policy_path.is_file():
         raise BadInputError(f"{policy_path}: no such policy file; pass --policy with a gate policy YAML (see configs/policy/)")
+    _preflight(out=out, cfg=cfg, signing_key=signing_key, overwrite=overwrite)
     if cfg.privacy.epsilon is None:
         err_console.print(f"[bold yellow]{NO_PRIVACY_BANNER}[/bold yellow] (pass --epsilon to train with DP-SGD)")
 
     def announce(message: str) -> None:
         if progress_enabled():
-            err_console.print(f"[dim]>[/dim] {message}")
+            print_plain(f"> {message}", stderr=True)
 
     outcome = run_release(out=out, data=data, config=cfg, policy=policy_path, work=work, signing_key=signing_key,
                           overwrite=overwrite, progress=progress_enabled(), announce=announce)
     statement = (f"({outcome.epsilon:.3g}, {outcome.delta:.3g})-DP per subject" if outcome.dp_enabled else NO_PRIVACY_BANNER)
-    console.print(f"released {outcome.n_subjects} synthetic subjects to {outcome.out} [{statement}]")
-    console.print(f"verify with: synthshare verify {outcome.out}")
+    # markup off: the brackets around the statement are text, and "[no formal privacy guarantee: ...]" must show
+    print_plain(f"released {outcome.n_subjects} synthetic subjects to {outcome.out} [{statement}]")
+    print_plain(f"verify with: synthshare verify {outcome.out}")
+
+
+def _preflight(*, out: Path, cfg: Config, signing_key: Path | None, overwrite: bool) -> None:
+    """Checks the package step would make, made before hours of training: the --out folder,
+    the signing key and the nnU-Net dataset name."""
+    from synthshare.release.nnunet import dataset_folder_name
+    from synthshare.release.package import check_release_target
+    from synthshare.release.signing import load_private_key
+
+    check_release_target(out=out.resolve(), overwrite=overwrite)
+    if signing_key is not None:
+        load_private_key(signing_key)
+    dataset_folder_name(dataset_id=cfg.release.nnunet_dataset_id, name=cfg.release.dataset_name)

@@ -18,9 +18,9 @@ import typer
 
 from synthshare.cli.common import (
     NO_PRIVACY_BANNER,
-    console,
     err_console,
     handle_errors,
+    print_plain,
     progress_enabled,
     state,
 )
@@ -106,4 +106,4 @@ def _sample(*, run: Path, n: int, out: Path, conditions: Path | None, seed: int,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    console.print(f"wrote {n} synthetic subjects to {out}")
+    print_plain(f"wrote {n} synthetic subjects to {out}")

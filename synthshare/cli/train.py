@@ -13,9 +13,9 @@ import typer
 
 from synthshare.cli.common import (
     NO_PRIVACY_BANNER,
-    console,
     err_console,
     handle_errors,
+    print_plain,
     progress_enabled,
     state,
 )
@@ -82,7 +82,7 @@ def _train(*, data: Path, run: Path, config: str, stage: str | None, epsilon: fl
     if not is_main():
         return
     if ledger.enabled:
-        console.print(f"trained up to {until} in {run}: epsilon = {ledger.epsilon(delta=ledger.delta):.3f} "
+        print_plain(f"trained up to {until} in {run}: epsilon = {ledger.epsilon(delta=ledger.delta):.3f} "
                       f"at delta = {ledger.delta:g} (per subject)")
     else:
-        console.print(f"trained up to {until} in {run}: {NO_PRIVACY_BANNER}")
+        print_plain(f"trained up to {until} in {run}: {NO_PRIVACY_BANNER}")

@@ -19,7 +19,10 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON on stdout.")] = False,
 ) -> None:
-    """Verify every file hash, added/missing files, the signature and the SYNTHETIC marks. Exit 0 intact, 1 tampered, 2 not a release."""
+    """Verify every file hash, added/missing files, the signature and the SYNTHETIC marks.
+
+    Exit 0 intact, 1 tampered, 2 not a release. A folder that lost its manifest but still holds a release's signature, reports/privacy.json or reports/provenance.json is tampered (1).
+    """
     from synthshare.errors import TamperedError
     from synthshare.release.verify import verify_release
 
@@ -33,11 +36,14 @@ def verify(
 
 
 def _print_report(report) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
-    style = "green" if report.ok else "red"
-    console.print(f"[{style}]{'intact' if report.ok else 'TAMPERED'}[/{style}]: {escape(report.release)}")
-    console.print(f"  files checked: {report.checked}; signature: {report.signature}")
+    # file names come from the (untrusted) release: Text, never markup; soft wrap keeps a path whole
+    def line(*parts: str | tuple[str, str]) -> None:
+        console.print(Text.assemble(*parts), highlight=False, soft_wrap=True)
+
+    line(("intact", "green") if report.ok else ("TAMPERED", "red"), f": {report.release}")
+    line(f"  files checked: {report.checked}; signature: {report.signature}")
     for name, items in (
         ("modified", report.modified),
         ("missing", report.missing),
@@ -46,6 +52,6 @@ def _print_report(report) -> None:
         ("not synthetic", report.not_synthetic),
     ):
         for item in items:
-            console.print(f"  [red]{name}[/red]: {escape(item)}")
+            line("  ", (name, "red"), f": {item}")
     if report.signature == "not_checked":
-        console.print("  [yellow]a signature is present but was not checked: pass --public-key[/yellow]")
+        line(("  a signature is present but was not checked: pass --public-key", "yellow"))

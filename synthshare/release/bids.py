@@ -23,7 +23,7 @@ from synthshare.labels import LABEL_NAMES, NUM_CLASSES
 from synthshare.release.nifti_out import NOMINAL_FRAME_DURATION_S, write_nifti
 
 # BIDS labels are alphanumeric; release keys look like "syn0001".
-_KEY = re.compile(r"^[A-Za-z0-9]+$")
+_KEY = re.compile(r"[A-Za-z0-9]+")  # used with fullmatch: "$" would accept a trailing newline
 
 
 def subject_dir(*, key: str) -> Path:
@@ -34,7 +34,7 @@ def subject_dir(*, key: str) -> Path:
 def check_synthetic_subject(subject: SyntheticSubject) -> None:
     """Raise BadInputError naming the subject and every problem found with it."""
     problems: list[str] = []
-    if not _KEY.match(subject.key or ""):
+    if not isinstance(subject.key, str) or not _KEY.fullmatch(subject.key):
         problems.append(f"key {subject.key!r} must be alphanumeric (e.g. 'syn0001')")
     image, labels = np.asarray(subject.image), np.asarray(subject.labels)
     if image.ndim != 4:

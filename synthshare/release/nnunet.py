@@ -22,14 +22,14 @@ from synthshare.release.bids import check_synthetic_subject
 from synthshare.release.nifti_out import write_nifti
 
 FILE_ENDING = ".nii.gz"
-_NAME = re.compile(r"^[A-Za-z0-9]+$")
+_NAME = re.compile(r"[A-Za-z0-9]+")  # used with fullmatch: "$" would accept a trailing newline
 
 
 def dataset_folder_name(*, dataset_id: int, name: str) -> str:
     """'Dataset501_SynthCine': nnU-Net v2 wants a 3-digit id and a name without underscores."""
     if not 1 <= dataset_id <= 999:
         raise BadInputError(f"nnU-Net dataset id {dataset_id} must be in 1..999; set release.nnunet_dataset_id")
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadInputError(f"nnU-Net dataset name {name!r} must be alphanumeric; set release.dataset_name")
     return f"Dataset{dataset_id:03d}_{name}"
 

@@ -31,7 +31,7 @@ from synthshare.release.signing import load_private_key, sign
 
 logger = logging.getLogger(__name__)
 
-_REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_REPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # fullmatch: '$' would let a trailing newline through
 PROVENANCE_NAME = "provenance.json"
 
 
@@ -39,7 +39,7 @@ def _report_files(reports: dict[str, dict | str]) -> dict[str, dict | str]:
     """Map report names to file names under reports/: dicts become <name>.json, strings keep their name."""
     files: dict[str, dict | str] = {}
     for name, content in reports.items():
-        if not _REPORT_NAME.match(name):
+        if not _REPORT_NAME.fullmatch(name):
             raise BadInputError(f"report name {name!r} must be a plain file name (letters, digits, '_', '.', '-')")
         if isinstance(content, dict):
             filename = name if name.endswith(".json") else f"{name}.json"
@@ -72,10 +72,28 @@ def _check_inputs(*, out: Path, subjects: list[SyntheticSubject], overwrite: boo
         raise BadInputError(f"synthetic subject keys must be unique; repeated: {duplicates}")
     for subject in subjects:
         check_synthetic_subject(subject)
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise BadInputError(f"{out}: folder exists and is not empty; choose another --out or pass overwrite")
+    check_release_target(out=out, overwrite=overwrite)
+
+
+def check_release_target(*, out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` whose contents would be lost: a file, or a non-empty folder unless
+    ``overwrite`` is set and the folder is itself a synthshare release (its root holds the manifest).
+
+    Cheap and read-only, so callers run it before any long work (the CLI does, before training).
+    """
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise BadInputError(f"{out}: exists and is not a folder (or is a symlink); choose another --out")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise BadInputError(f"{out}: already holds files; choose an empty or new --out, or pass --overwrite")
+    manifest = out / MANIFEST_NAME
+    if manifest.is_symlink() or not manifest.is_file():
+        raise BadInputError(
+            f"{out}: --overwrite replaces only an earlier synthshare release (a folder with {MANIFEST_NAME} "
+            "at its root), and this folder is not one; nothing was deleted. Choose a new --out"
+        )
 
 
 def _move_into_place(*, tmp: Path, out: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -30,9 +29,21 @@ def generate_keypair(*, private_key_path: Path, public_key_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     public_pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    atomic_write_bytes(path=private_key_path, data=private_pem)
-    os.chmod(private_key_path, 0o600)
-    atomic_write_bytes(path=public_key_path, data=public_pem)
+    # 0600 from the first byte: the temp file is created owner-only and keeps that mode when renamed
+    _write_key(path=private_key_path, data=private_pem, mode=0o600)
+    try:
+        _write_key(path=public_key_path, data=public_pem, mode=0o644)
+    except BaseException:
+        private_key_path.unlink(missing_ok=True)  # no half pair: a retry must not hit "already exists"
+        raise
+
+
+def _write_key(*, path: Path, data: bytes, mode: int) -> None:
+    try:
+        atomic_write_bytes(path=path, data=data, mode=mode)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise BadInputError(f"{path}: cannot write the key ({reason}); choose a writable path") from err
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

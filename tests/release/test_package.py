@@ -90,10 +90,16 @@ def test_refuses_non_empty_out_unless_overwrite(tmp_path, subjects):
     out = tmp_path / "R"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(BadInputError, match="not empty"):
+    with pytest.raises(BadInputError, match="already holds files"):
         build_tiny_release(out, subjects)
     assert (out / "keep.txt").read_text() == "mine"
-    build_tiny_release(out, subjects, overwrite=True)
+    with pytest.raises(BadInputError, match="replaces only an earlier synthshare release"):
+        build_tiny_release(out, subjects, overwrite=True)  # not a release: never deleted
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    build_tiny_release(out, subjects)
+    (out / "keep.txt").write_text("added to the release")
+    build_tiny_release(out, subjects, overwrite=True)  # an earlier release is replaced whole
     assert not (out / "keep.txt").exists() and (out / "manifest-sha256.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["R"]
 
