@@ -9,13 +9,11 @@ written by `build_release` is meant to leave, and it is written only after the g
 
 from __future__ import annotations
 
+import glob
 import hashlib
-import hmac
 import json
 import logging
-import os
 import platform
-import secrets
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -27,10 +25,14 @@ from typing import Any
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError
 from synthshare.privacy_statement import NO_GUARANTEE, dp_section
+from synthshare.steward_keys import key_id, key_path, keyed_hash, load_key
 
 log = logging.getLogger(__name__)
 
 Announce = Callable[[str], None]
+
+# Written into every work folder synthshare creates: only such a folder is ever cleaned by a run.
+WORK_MARKER = ".synthshare-work"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +68,7 @@ def release(
     out = out.resolve()
     work = (work or default_work_dir(out)).resolve()
     _refuse_unsafe_paths(out=out, work=work, data=data, overwrite=overwrite)
-    work.mkdir(parents=True, exist_ok=True)
+    claim_work_dir(work)
 
     # 1. ingest: the steward's cohort, or the embedded phantom generated on the fly
     source = data if data is not None else _embedded_phantom(work=work, config=config, say=say)
@@ -132,23 +134,57 @@ def release(
 
 
 def _refuse_unsafe_paths(*, out: Path, work: Path, data: Path | None, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"{out}: exists and is not a folder; choose another --out")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise BadInputError(f"{out}: already holds files; choose an empty or new --out, or pass --overwrite")
+    """Every check on the three folders, before anything is written (BadInputError, exit 2)."""
+    from synthshare.release.package import check_release_target
+
+    check_release_target(out=out, overwrite=overwrite)  # --overwrite replaces only an earlier release
     if data is not None:
         data = data.resolve()
         if not data.exists():
             raise BadInputError(f"{data}: no such cohort folder; pass --data with an ACDC, M&Ms-2 or generic cohort")
         if out == data or data in out.parents or out in data.parents:
             raise BadInputError(f"{out}: the release folder must not overlap the cohort folder {data}")
+        if work == data or data in work.parents or work in data.parents:
+            raise BadInputError(f"{work}: the work folder must not overlap the cohort folder {data}; "
+                                "pass a --work outside the cohort (or omit --work)")
     if work == out or out in work.parents:
         raise BadInputError(f"{work}: the work folder must not be inside the release folder {out}")
+    if work in out.parents:
+        raise BadInputError(f"{out}: the release folder must not be inside the work folder {work}; "
+                            "choose an --out outside it (or omit --work)")
+    _check_work_dir(work)
+
+
+def _check_work_dir(work: Path) -> None:
+    """A run cleans parts of its work folder: refuse a folder synthshare did not make."""
+    if not work.exists():
+        return
+    if not work.is_dir():
+        raise BadInputError(f"{work}: exists and is not a folder; pass another --work (or omit it)")
+    made_before_the_marker = any((work / "run" / name).is_file() for name in ("config.json", "split.json"))
+    if (work / WORK_MARKER).is_file() or made_before_the_marker or not any(work.iterdir()):
+        return  # made by synthshare (marked, or by an earlier version: its run layout), or empty
+    raise BadInputError(f"{work}: holds files but is not a synthshare work folder (no {WORK_MARKER} file), and a run "
+                        f"deletes and rewrites parts of it; pass an empty or new --work, or omit --work to use "
+                        f"the default beside the release")
+
+
+def claim_work_dir(work: Path) -> Path:
+    """Create (or adopt) `work` as a synthshare work folder and mark it; BadInputError for any other folder."""
+    _check_work_dir(work)
+    work.mkdir(parents=True, exist_ok=True)
+    marker = work / WORK_MARKER
+    if not marker.is_file():
+        from synthshare.atomic import atomic_write_text
+
+        atomic_write_text(path=marker, text="synthshare work folder: hospital-internal (real data); "
+                                            "a release run may delete and rewrite what is in it\n")
+    return work
 
 
 def _remove_stale_builds(out: Path) -> None:
     """A killed run can leave its half-built package beside `out`; it never became a release."""
-    for stale in out.parent.glob(f".{out.name}.building-*"):
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.building-*"):
         log.warning("removing the half-built package of an interrupted run: %s", stale)
         shutil.rmtree(stale, ignore_errors=True)
 
@@ -185,6 +221,7 @@ def _write_candidates(*, work: Path, synthetic: list) -> Path:
     """The candidate cohort in the synthshare layout, written fresh (the audit reads it back like any cohort)."""
     from synthshare.release.bids import write_synthetic_subject
 
+    claim_work_dir(work)  # never clean a folder synthshare did not make
     samples = work / "samples"
     tmp = work / "samples.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -234,8 +271,7 @@ def _code_version() -> dict[str, str | None]:
 
 def fingerprint_key_path() -> Path:
     """The steward's secret key for data fingerprints (``$SYNTHSHARE_HOME`` or ``~/.synthshare``)."""
-    home = Path(os.environ.get("SYNTHSHARE_HOME") or Path.home() / ".synthshare")
-    return home / "fingerprint.key"
+    return key_path("fingerprint")
 
 
 def data_fingerprint(*, keys: list[str]) -> dict[str, str]:
@@ -246,17 +282,18 @@ def data_fingerprint(*, keys: list[str]) -> dict[str, str]:
     key: the steward can prove to an auditor which data a release came from by showing the key.
     The key is created once per machine, so the same data give the same fingerprint (reproducible).
     """
-    path = fingerprint_key_path()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    key = path.read_bytes()
-    digest = hmac.new(key, "\n".join(keys).encode(), hashlib.sha256).hexdigest()
-    key_id = hashlib.sha256(b"synthshare-key-id" + key).hexdigest()[:16]
-    return {"algorithm": "hmac-sha256", "key_id": key_id, "value": digest}
+    return keyed_hash(name="fingerprint", message="\n".join(keys).encode())
+
+
+def stage_fingerprints(*, hashes: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The stage hashes, keyed like data_fingerprint. Plain, they would let anyone holding candidate
+    scans test a guessed training set exactly (they hash config, seed and the training subjects' content)."""
+    return {stage: keyed_hash(name="fingerprint", message=b"synthshare-stage\x00" + h.encode()) for stage, h in hashes.items()}
+
+
+def dp_randomness() -> dict[str, str]:
+    """What provenance says of the DP random draws: secret, and under which key (never the seeds)."""
+    return {"source": "secret: seeds are HMAC-SHA256 under the steward's dp-noise key", "key_id": key_id(load_key("dp-noise"))}
 
 
 def _provenance(*, config: Config, split: Any, ledger: Any, policy: Path, run: Any) -> dict:
@@ -270,7 +307,7 @@ def _provenance(*, config: Config, split: Any, ledger: Any, policy: Path, run: A
         except metadata.PackageNotFoundError:
             libraries[name] = None
     split_info = split.to_dict()
-    return {
+    provenance = {
         "config": config.to_dict(),
         "config_sha256": config.sha256(),
         # what `precision` (possibly `auto`) resolved to for the generator's training on this machine
@@ -284,5 +321,8 @@ def _provenance(*, config: Config, split: Any, ledger: Any, policy: Path, run: A
         "split": {k: split_info[k] for k in ("seed", "holdout_fraction", "n_train", "n_holdout")},
         "privacy_ledger": ledger.to_dict(),
         "policy_sha256": hashlib.sha256(policy.read_bytes()).hexdigest(),
-        "stages": {stage: run.done(stage).get("hash") for stage in ("vae", "static", "motion")},
+        "stages": stage_fingerprints(hashes={stage: run.done(stage)["hash"] for stage in ("vae", "static", "motion")}),
     }
+    if config.privacy.epsilon is not None:
+        provenance["dp_randomness"] = dp_randomness()
+    return provenance

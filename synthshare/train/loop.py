@@ -15,6 +15,12 @@ from per-rank streams: rank 0 keeps the single-process stream, rank r > 0 a stre
 by r (so the weights of a 2-rank run are not those of a 1-rank run, only equally distributed);
 every rank's stream state is gathered into the checkpoint, so a resume with the same number of
 ranks replays exactly (another number: refused).
+
+Under DP the subject sampler (and the DP-SGD noise, seeded from it in privacy/engine.py) starts from a
+seed derived from the steward's secret key (synthshare.steward_keys), not from the public seed: a
+release publishes its config, and known batches and noise would void the guarantee. Every rank reads
+the same key file, so every rank draws the same batch and noise (the engine checks; fails closed).
+A resume restores the generators' saved states over the freshly seeded ones, so it replays exactly.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from privacy import PrivacyLedger, plain_stage, private_stage, unwrap
 from privacy.distributed import Shard, barrier, current_shard, gather_to_main
 from synthshare.config import Config
 from synthshare.models.device import default_device
+from synthshare.steward_keys import dp_noise_seed
 from synthshare.train.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from synthshare.train.job import StageJob
 from synthshare.train.run_dir import RunDir, RunDirError
@@ -90,7 +97,7 @@ def run_job(
     if resume is not None:
         module.load_state_dict(resume[0])
     optimizer = torch.optim.Adam(module.parameters(), lr=job.lr)
-    sampler_gen = torch.Generator().manual_seed(seed + 3)
+    sampler_gen = torch.Generator().manual_seed(seed + 3 if dp is None else dp_noise_seed(stage=name, seed=seed))
     if shard.distributed:
         _fork_example_rngs(job=job, shard=shard)
     if dp is None:

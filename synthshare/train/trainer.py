@@ -21,6 +21,7 @@ from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import ConditionCodec, subject_conditions
 from synthshare.models.device import default_device
 from synthshare.models.encode import encode_subjects
+from synthshare.steward_keys import key_id, load_key
 from synthshare.train.checkpoint import load_weights
 from synthshare.train.conditions_stage import release_conditions
 from synthshare.train.latent_stage import motion_job, static_job
@@ -43,9 +44,17 @@ class SubjectSource(Protocol):
 
 
 def stage_hashes(*, config: Config, train_keys: list[str]) -> dict[str, str]:
-    """Hash of every stage (and of the statistics release) for these inputs."""
-    stats = hashlib.sha256(json.dumps({"stage": "stats", "privacy": config.to_dict()["privacy"], "seed": config.seed,
-                                       "train_keys": keys_fingerprint(train_keys)}, sort_keys=True).encode()).hexdigest()
+    """Hash of every stage (and of the statistics release) for these inputs.
+
+    The statistics depend on the data grid (the `slices` condition) and, under DP, on the steward's
+    dp-noise key (its id, not the key): a new key retrains the whole chain, so a run is never
+    finished with noise from a key other than the one its provenance names.
+    """
+    payload: dict[str, Any] = {"stage": "stats", "privacy": config.to_dict()["privacy"], "data": config.to_dict()["data"],
+                               "seed": config.seed, "train_keys": keys_fingerprint(train_keys)}
+    if config.privacy.epsilon is not None:
+        payload["dp_noise_key"] = key_id(load_key("dp-noise"))
+    stats = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     out = {"stats": stats}
     upstream = stats
     for stage in STAGES:
