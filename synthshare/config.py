@@ -118,6 +118,12 @@ class PrivacyConfig(_Strict):
     )
 
 
+# Fewest real training subjects a utility regime may train on: its Dice, HD95 and gain are released, and
+# with fewer they are functions of one or two real subjects. Equal to synthshare.reports.curves.
+# MIN_AGGREGATE_COUNT (tested); a constant here so that loading a config imports no numpy or report code.
+MIN_REAL_TRAIN = 3
+
+
 class UtilityConfig(_Strict):
     """The segmentation experiment of utility.json; every regime gets the same steps and augmentation."""
 
@@ -127,10 +133,11 @@ class UtilityConfig(_Strict):
     batch_size: int = Field(8, ge=1)
     lr: float = Field(1e-3, gt=0.0)
     lr_schedule: Literal["constant", "cosine"] = Field("constant", description="per training phase")
-    max_real_train: int = Field(20, ge=1, description="real training subjects for the scarce-data regime")
+    max_real_train: int = Field(20, ge=MIN_REAL_TRAIN, description="real training subjects for the scarce-data regime")
     scarcity: tuple[int, ...] = Field(
-        (), description="fewer real training subjects (each < max_real_train, nested subsets) at which real and "
-        "real+synthetic are trained again: the gain as real labels get scarcer (utility.json 'scarcity')",
+        (), description=f"fewer real training subjects (each >= {MIN_REAL_TRAIN} and < max_real_train, nested "
+        "subsets) at which real and real+synthetic are trained again: the gain as real labels get scarcer "
+        "(utility.json 'scarcity')",
     )
     train_seeds: int = Field(
         1, ge=1, description="trainings per regime (seeds seed, seed+1, ...); the report gives their mean: one "
@@ -155,10 +162,11 @@ class UtilityConfig(_Strict):
     def _two_phases_fit(self) -> UtilityConfig:
         if self.combine == "pretrain_finetune" and self.steps < 2:
             raise ValueError(f"steps={self.steps}: pretrain_finetune needs at least 2 steps (one per phase)")
-        bad = [n for n in self.scarcity if not 1 <= n < self.max_real_train]
+        bad = [n for n in self.scarcity if not MIN_REAL_TRAIN <= n < self.max_real_train]
         if bad or len(set(self.scarcity)) != len(self.scarcity):
             raise ValueError(
-                f"scarcity={list(self.scarcity)}: give distinct subject counts from 1 to max_real_train - 1 "
+                f"scarcity={list(self.scarcity)}: give distinct subject counts from {MIN_REAL_TRAIN} (fewer real "
+                f"subjects would make the released Dice a function of one or two of them) to max_real_train - 1 "
                 f"({self.max_real_train - 1}); max_real_train itself is the main regime"
             )
         return self

@@ -18,10 +18,10 @@ from synthshare.atomic import atomic_write_text, write_json
 from synthshare.config import Config
 from synthshare.data.prepared import SyntheticSubject
 from synthshare.labels import LABEL_NAMES
+from synthshare.privacy_statement import NO_GUARANTEE, guarantee_statement
 from synthshare.release.nnunet import dataset_folder_name
 
 BIDS_VERSION = "1.9.0"
-NO_GUARANTEE = "no formal privacy guarantee"
 MEASURE_KEYS: tuple[str, ...] = ("lv_edv", "lv_esv", "lv_ef", "rv_edv", "rv_esv", "rv_ef", "myo_mass")
 
 
@@ -60,13 +60,17 @@ class DocumentContext:
 
     @property
     def privacy_statement(self) -> str:
-        if self.dp_enabled and self.epsilon is not None and self.delta is not None:
-            return (
-                f"Every model and statistic trained on the real cohort was trained with differential privacy "
-                f"(DP-SGD / Gaussian mechanism, one RDP accountant): ({self.epsilon:g}, {self.delta:g})-DP "
-                f"with the subject as the privacy unit."
-            )
-        return f"{NO_GUARANTEE}: the generator was trained without differential privacy (DP off)."
+        """The README's and datasheet's privacy sentence; its guarantee and scope are privacy.json's (privacy_statement.py)."""
+        if not self.dp_enabled:
+            return f"{NO_GUARANTEE}: the generator was trained without differential privacy (DP off)."
+        guarantee = guarantee_statement({"enabled": True, "epsilon": self.epsilon, "delta": self.delta})
+        if guarantee.startswith(NO_GUARANTEE):  # DP on, but no finite (epsilon, delta) to state
+            return f"{guarantee}."
+        return (
+            "The generator (VAE, anatomy and motion LDMs) was trained on the real cohort, and its sampling "
+            "statistics released, with differential privacy (DP-SGD and the Gaussian mechanism, one RDP accountant): "
+            f"{guarantee}."
+        )
 
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)

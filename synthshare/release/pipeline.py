@@ -24,7 +24,7 @@ from typing import Any
 
 from synthshare.config import Config
 from synthshare.errors import BadInputError, GateBlockedError
-from synthshare.privacy_statement import NO_GUARANTEE, dp_section
+from synthshare.privacy_statement import NO_GUARANTEE, dp_section, guarantee_statement
 from synthshare.steward_keys import key_id, key_path, keyed_hash, load_key
 
 log = logging.getLogger(__name__)
@@ -241,12 +241,14 @@ def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privac
 
     holdout = [cohort.load(k) for k in split.holdout]
     train = [cohort.load(k) for k in split.train]
-    fidelity = fidelity_report(real=holdout, synthetic=synthetic, real_reference=train, seed=config.seed)
+    dp = privacy_report["dp"]  # every report carries the same guarantee statement (or "no formal privacy guarantee")
+    fidelity = fidelity_report(real=holdout, synthetic=synthetic, real_reference=train, seed=config.seed, dp=dp)
     if config.utility.enabled:
         utility = utility_report(real_train=train, synthetic=synthetic, real_test=holdout, config=config.utility,
-                                 seed=config.seed, progress=progress)
+                                 seed=config.seed, progress=progress, dp=dp)
     else:
-        utility = {"enabled": False, "note": "utility evaluation disabled in the config"}
+        utility = {"enabled": False, "note": "utility evaluation disabled in the config",
+                   "privacy_guarantee": guarantee_statement(dp)}
     html = render_report_html(fidelity=fidelity, utility=utility, privacy=privacy_report, synthetic=synthetic,
                               real_curves=volume_curve_band(subjects=holdout))
     return {"fidelity": fidelity, "utility": utility, "privacy": privacy_report, "report.html": html}

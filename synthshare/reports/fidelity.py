@@ -6,22 +6,29 @@ Sections (all aggregates; see DESIGN.md "Reports"):
   real, beside the same distance between two real samples (the baseline) and their ratio;
 - measures: Wasserstein-1 between synthetic measured and real clinical measures, with a real-vs-real
   baseline;
-- temporal: LV volume-curve roughness and shape checks (synthetic; real only where fully labelled);
+- temporal: LV volume-curve roughness and shape checks (synthetic; real only where fully labelled,
+  and only as a mean and fractions over at least curves.MIN_AGGREGATE_COUNT subjects);
 - diversity: mean pairwise feature distance within synthetic and within real.
 Baseline: ``real`` vs ``real_reference`` when a reference is given (e.g. holdout vs train), otherwise
 two seeded halves of ``real``. Finite-sample bias makes both distances positive even for a perfect
 generator; read the ratio (about 1 = as close as another real sample).
+Real means, sds and fractions are released only over at least curves.MIN_AGGREGATE_COUNT subjects
+with a finite value (fewer would give single subjects' values away), and never a real median (with
+an odd count it is one subject's value). ``privacy_guarantee`` states the release's guarantee, which
+does not cover this report (privacy_statement.DP_SCOPE).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from synthshare.data.prepared import PreparedSubject, SyntheticSubject
 from synthshare.errors import DataError
+from synthshare.privacy_statement import guarantee_statement
 from synthshare.reports import curves, stats
 from synthshare.reports.features import (
     FEATURE_DESCRIPTION,
@@ -90,14 +97,16 @@ def _measures(
     base_b_subjects: Sequence[PreparedSubject],
     notes: list[str],
 ) -> dict:
-    # Mean and sd of fewer than MIN_AGGREGATE_COUNT real subjects would give their values away.
-    show_real = len(real) >= curves.MIN_AGGREGATE_COUNT
-    if not show_real:
-        notes.append(f"measures: real mean/sd withheld (fewer than {curves.MIN_AGGREGATE_COUNT} real subjects)")
     out: dict[str, dict] = {}
+    withheld: list[str] = []
     for key in MEASURES:
         syn = np.asarray([getattr(s.measured, key) for s in synthetic], dtype=np.float64)
         rea = _measure_values(real, key)
+        # Mean and sd of fewer than MIN_AGGREGATE_COUNT real values would give them away; NaNs do not count.
+        finite = rea[np.isfinite(rea)]
+        show_real = finite.size >= curves.MIN_AGGREGATE_COUNT
+        if not show_real:
+            withheld.append(key)
         out[key] = {
             "wasserstein1": stats.wasserstein1(a=syn, b=rea),
             "baseline_wasserstein1": stats.wasserstein1(
@@ -105,13 +114,17 @@ def _measures(
             ),
             "synthetic_mean": float(np.nanmean(syn)) if syn.size else float("nan"),
             "synthetic_sd": float(np.nanstd(syn, ddof=1)) if syn.size > 1 else float("nan"),
-            "real_mean": float(np.nanmean(rea)) if show_real else float("nan"),
-            "real_sd": float(np.nanstd(rea, ddof=1)) if show_real else float("nan"),
+            "real_mean": float(np.mean(finite)) if show_real else float("nan"),
+            "real_sd": float(np.std(finite, ddof=1)) if show_real else float("nan"),
         }
+    if withheld:
+        notes.append(f"measures: real mean/sd withheld for {', '.join(withheld)} "
+                     f"(fewer than {curves.MIN_AGGREGATE_COUNT} real subjects with a finite value)")
     return out
 
 
 def _curve_summary(curve_list: list[np.ndarray]) -> dict:
+    """Synthetic curves: every measure, the median too (no real subject is behind them)."""
     rough = np.asarray([curves.roughness(c) for c in curve_list], dtype=np.float64)
     n = len(curve_list)
     return {
@@ -123,12 +136,30 @@ def _curve_summary(curve_list: list[np.ndarray]) -> dict:
     }
 
 
+def _real_curve_summary(curve_list: list[np.ndarray], notes: list[str]) -> dict:
+    """Real curves: mean and fractions over the curves with a finite roughness, all null below
+    MIN_AGGREGATE_COUNT of them; no median (with an odd count it is one subject's value)."""
+    rough = [curves.roughness(c) for c in curve_list]
+    kept = [c for c, r in zip(curve_list, rough) if np.isfinite(r)]
+    if len(kept) < curves.MIN_AGGREGATE_COUNT:
+        if curve_list:
+            notes.append(f"temporal.real: withheld (fewer than {curves.MIN_AGGREGATE_COUNT} real subjects labelled on "
+                         "every frame with a finite roughness)")
+        return {"roughness_mean": None, "ed_at_frame0_fraction": None, "single_systole_fraction": None, "n": None}
+    return {
+        "roughness_mean": float(np.mean([r for r in rough if np.isfinite(r)])),
+        "ed_at_frame0_fraction": float(np.mean([curves.ed_at_frame0(c) for c in kept])),
+        "single_systole_fraction": float(np.mean([curves.single_systole(c) for c in kept])),
+        "n": len(kept),
+    }
+
+
 def _temporal(synthetic: Sequence[SyntheticSubject], real: Sequence[PreparedSubject], notes: list[str]) -> dict:
     syn = _curve_summary([curves.lv_curve(s) for s in synthetic])
     full = [curves.lv_curve(s) for s in real if np.asarray(s.labelled, dtype=bool).all()]
-    real_summary = _curve_summary(full)
     if not full:
         notes.append("temporal.real: no real subject is labelled on every frame (real cohorts label ED/ES only)")
+    real_summary = _real_curve_summary(full, notes)
     return {
         "definition": (
             "roughness = RMS of the cyclic second difference of the LV volume curve / stroke volume; "
@@ -137,7 +168,8 @@ def _temporal(synthetic: Sequence[SyntheticSubject], real: Sequence[PreparedSubj
         ),
         "synthetic": syn,
         "real": real_summary,
-        "roughness_ratio": stats.ratio(syn["roughness_mean"], real_summary["roughness_mean"]),
+        "roughness_ratio": stats.ratio(syn["roughness_mean"], float("nan") if real_summary["roughness_mean"] is None
+                                       else real_summary["roughness_mean"]),
     }
 
 
@@ -147,12 +179,14 @@ def fidelity_report(
     synthetic: Sequence[SyntheticSubject],
     real_reference: Sequence[PreparedSubject] | None,
     seed: int,
+    dp: Mapping[str, Any] | None = None,
 ) -> dict:
     """The fidelity report of ``synthetic`` against the real holdout ``real``, as a JSON-able dict.
 
     ``real_reference`` (e.g. the training subjects) only serves as the real-vs-real baseline; without
-    it the baseline compares two seeded halves of ``real``. Undefined values are None, explained in
-    ``notes``.
+    it the baseline compares two seeded halves of ``real``. ``dp`` is privacy.json's ``dp`` block; its
+    guarantee becomes ``privacy_guarantee`` (None: "no formal privacy guarantee"). Undefined values
+    are None, explained in ``notes``.
     """
     if not synthetic:
         raise DataError("fidelity_report: no synthetic subjects; sample at least 2 (synthshare sample --n N)")
@@ -173,6 +207,7 @@ def fidelity_report(
         base_a_subj, base_b_subj = [real[i] for i in ia], [real[i] for i in ib]
         baseline = f"two halves of the real holdout (seeded split, seed {seed})"
     report = {
+        "privacy_guarantee": guarantee_statement(dp),
         "n_synthetic": len(synthetic),
         "n_real": len(real),
         "n_reference": len(real_reference) if real_reference else 0,

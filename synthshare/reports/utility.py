@@ -24,7 +24,9 @@ Each model is tested on the labelled frames of the real test subjects, frame by 
   allows) instead of an infinity, so the mean stays finite and still penalises the miss.
 ``mean`` is the mean of the three class means. Real training subjects use their labelled frames;
 synthetic subjects are labelled on every frame and all frames are used.
-``gain_points`` is real+synthetic minus real in Dice points. ``scarcity`` repeats real and
+``gain_points`` is real+synthetic minus real in Dice points. The training losses are logged, never
+reported: the last step's loss is a function of the few real slices of its batch.
+``privacy_guarantee`` states the release's guarantee, which does not cover this report. ``scarcity`` repeats real and
 real+synthetic with fewer real subjects (nested subsets of the real subset): synthetic data helps
 most where real labels are scarcest, and one figure at one size hides that curve.
 
@@ -42,8 +44,9 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +56,7 @@ from synthshare.data.prepared import PreparedSubject, SyntheticSubject
 from synthshare.errors import DataError
 from synthshare.labels import LABEL_NAMES, NUM_CLASSES
 from synthshare.parallel import resolve_workers, run_pieces
+from synthshare.privacy_statement import guarantee_statement
 from synthshare.reports import segnet
 from synthshare.reports.jsonsafe import jsonable
 from synthshare.reports.surface import hd95
@@ -329,7 +333,7 @@ def _collect(scored: list[_Scored], *, regime: str, size: int, seeds: list[int])
         "dice": _mean_over_runs([r.evaluation["dice"] for r in runs]),
         "hd95": _mean_over_runs([r.evaluation["hd95"] for r in runs]),
         "dice_mean_per_seed": [r.evaluation["dice"]["mean"] for r in runs],
-        "final_loss": float(np.mean([r.final_loss for r in runs])),
+        "final_loss": float(np.mean([r.final_loss for r in runs])),  # logged only, never reported
     }
 
 
@@ -350,11 +354,14 @@ def utility_report(
     config: UtilityConfig,
     seed: int,
     progress: bool,
+    dp: Mapping[str, Any] | None = None,
 ) -> dict:
     """Dice and HD95 on ``real_test`` of the UNet trained on real, synthetic and real + synthetic.
 
     A regime without training data (no real or no synthetic subjects) is reported as null with a
-    note. ``progress`` logs the losses at INFO level (logger ``synthshare.reports``).
+    note. ``progress`` logs the losses at INFO level (logger ``synthshare.reports``). ``dp`` is
+    privacy.json's ``dp`` block; its guarantee becomes ``privacy_guarantee`` (None: "no formal
+    privacy guarantee").
     """
     test = [s for s in real_test if _labelled_frames(s)]
     if not test:
@@ -374,17 +381,19 @@ def utility_report(
     scored = _run_units(_units(inputs=inputs, sizes=sizes, seed=seed), inputs, progress)
     seeds = [int(seed) + k for k in range(config.train_seeds)]
 
-    report: dict = {"dice": {}, "hd95": {}, "dice_mean_per_seed": {}, "n_train": {}, "final_loss": {}}
+    report: dict = {"privacy_guarantee": guarantee_statement(dp), "dice": {}, "hd95": {}, "dice_mean_per_seed": {},
+                    "n_train": {}}
     n_train = {"real": inputs.real[len(real)].subjects, "synthetic": inputs.synthetic.subjects}
     for regime in REGIMES:
         report["n_train"][regime] = sum(n_train[src] for src in _SOURCES[regime])
         result = _collect(scored, regime=regime, size=len(real), seeds=seeds)
         if result is None:
             notes.append(f"{regime}: no training slices (no subjects in one of its sources); not trained")
-        for key in ("dice", "hd95", "dice_mean_per_seed", "final_loss"):
+        for key in ("dice", "hd95", "dice_mean_per_seed"):
             report[key][regime] = None if result is None else result[key]
         if result is not None:
-            logger.info("utility[%s]: mean Dice %.3f over %d training seed(s)", regime, result["dice"]["mean"], config.train_seeds)
+            logger.info("utility[%s]: mean Dice %.3f, last training loss %.4f, over %d training seed(s)", regime,
+                        result["dice"]["mean"], result["final_loss"], config.train_seeds)
     report["gain_points"] = _gain(report["dice_mean_per_seed"])
     report["scarcity"] = []
     for n in sizes[1:]:

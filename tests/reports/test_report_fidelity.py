@@ -12,7 +12,7 @@ from report_cohorts import make_prepared, make_synthetic
 
 from synthshare.errors import DataError
 from synthshare.reports import fidelity_report, stats
-from synthshare.reports.curves import ed_at_frame0, roughness, single_systole
+from synthshare.reports.curves import ed_at_frame0, lv_curve, roughness, single_systole
 
 
 def _walk(value, path=""):
@@ -140,3 +140,66 @@ def test_deterministic_under_seed(real_holdout, synthetic):
     a = fidelity_report(real=real_holdout, synthetic=synthetic, real_reference=None, seed=3)
     b = fidelity_report(real=real_holdout, synthetic=synthetic, real_reference=None, seed=3)
     assert a == b
+
+
+# -- no single real subject's value is released (temporal.real, measures) -------------------------
+
+
+def _temporal_real(real, synthetic):
+    report = fidelity_report(real=real, synthetic=synthetic, real_reference=None, seed=0)
+    return report["temporal"]["real"], report["notes"]
+
+
+def test_real_curve_measures_withheld_for_one_fully_labelled_subject(synthetic):
+    # One subject labelled on every frame among ED/ES-only ones: its roughness alone would be "the mean".
+    real = make_prepared(1, seed=1, all_labelled=True) + make_prepared(4, seed=2)
+    summary, notes = _temporal_real(real, synthetic)
+    assert summary == {"roughness_mean": None, "ed_at_frame0_fraction": None, "single_systole_fraction": None, "n": None}
+    assert any(n.startswith("temporal.real: withheld") for n in notes)
+
+
+def test_real_curve_measures_at_three_subjects_are_a_mean_and_no_median(synthetic):
+    full = make_prepared(3, seed=1, all_labelled=True)
+    summary, notes = _temporal_real(full, synthetic)
+    assert "roughness_median" not in summary  # with an odd count the median is one subject's value
+    values = [roughness(lv_curve(s)) for s in full]
+    assert summary["roughness_mean"] == pytest.approx(float(np.mean(values)))
+    assert summary["n"] == 3 and isinstance(summary["single_systole_fraction"], float)
+    assert not any(n.startswith("temporal.real") for n in notes)
+
+
+def test_real_curve_count_is_of_finite_roughness(synthetic):
+    # Three fully labelled subjects, one with a flat LV curve (roughness NaN): two finite values, withheld.
+    full = make_prepared(3, seed=1, all_labelled=True)
+    flat = dataclasses.replace(full[0], labels=np.repeat(full[0].labels[:1], full[0].labels.shape[0], axis=0))
+    assert math.isnan(roughness(lv_curve(flat)))
+    summary, notes = _temporal_real([flat, *full[1:]], synthetic)
+    assert summary["roughness_mean"] is None and summary["n"] is None
+    assert any(n.startswith("temporal.real: withheld") for n in notes)
+
+
+def test_real_measure_mean_counts_finite_values(synthetic):
+    real = make_prepared(3, seed=4)
+    nan_ef = [dataclasses.replace(real[0], measures=dataclasses.replace(real[0].measures, lv_ef=float("nan"))), *real[1:]]
+    measures = fidelity_report(real=nan_ef, synthetic=synthetic, real_reference=None, seed=0)
+    assert measures["measures"]["lv_ef"]["real_mean"] is None and measures["measures"]["lv_ef"]["real_sd"] is None
+    expected = float(np.mean([s.measures.lv_edv for s in real]))
+    assert measures["measures"]["lv_edv"]["real_mean"] == pytest.approx(expected)  # control: 3 finite values shown
+    assert any(n.startswith("measures: real mean/sd withheld for lv_ef (") for n in measures["notes"])
+
+
+# -- the guarantee is stated in the report -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dp, expected, absent",
+    [
+        (None, "no formal privacy guarantee", "-DP"),
+        ({"enabled": False, "epsilon": None, "delta": None}, "no formal privacy guarantee", "-DP"),
+        ({"enabled": True, "epsilon": 8.0, "delta": 1e-5}, "(8, 1e-05)-DP per subject", "no formal privacy guarantee"),
+        ({"enabled": True, "epsilon": None, "delta": 1e-5}, "no formal privacy guarantee", "-DP per subject"),
+    ],
+)
+def test_fidelity_states_the_privacy_guarantee(real_holdout, synthetic, dp, expected, absent):
+    statement = fidelity_report(real=real_holdout, synthetic=synthetic, real_reference=None, seed=0, dp=dp)["privacy_guarantee"]
+    assert statement.startswith(expected) and absent not in statement

@@ -139,3 +139,31 @@ def test_html_headline_shows_the_gain_at_each_real_count() -> None:
     assert rows["Dice gain of adding synthetic data, 20 real training subjects (points)"].startswith("-0.27")
     assert rows["Dice gain of adding synthetic data, 5 real training subjects (points)"].startswith("2.18")
     assert not any("3 real training" in key for key in rows)  # no gain measured: no row
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _keys(v)
+
+
+def test_no_training_loss_is_released_and_dp_off_is_labelled(tiny_report):
+    # The last step's loss is a function of a few real slices: it is logged, never reported.
+    assert "final_loss" not in set(_keys(tiny_report))
+    assert tiny_report["privacy_guarantee"] == "no formal privacy guarantee"
+
+
+def test_dp_on_states_the_guarantee_and_logs_the_loss(real_train, synthetic, real_holdout, caplog):
+    config = TINY.model_copy(update={"steps": 1})
+    dp = {"enabled": True, "epsilon": 8.0, "delta": 1e-5, "unit": "subject"}
+    with caplog.at_level("INFO", logger="synthshare.reports.utility"):
+        report = utility_report(real_train=real_train[:3], synthetic=synthetic[:2], real_test=real_holdout[:1],
+                                config=config, seed=0, progress=False, dp=dp)
+    assert report["privacy_guarantee"].startswith("(8, 1e-05)-DP per subject")
+    assert "does not cover the aggregate fidelity, utility and audit statistics" in report["privacy_guarantee"]
+    assert "final_loss" not in set(_keys(report)) and isinstance(report["dice"]["real"]["mean"], float)
+    assert any("last training loss" in r.getMessage() for r in caplog.records)  # kept inside, in the log

@@ -170,6 +170,8 @@ def test_augmentation_changes_training_and_is_reproducible(real_train, synthetic
         ({"max_real_train": 20, "scarcity": [5, 20]}, "scarcity"),
         ({"scarcity": [5, 5]}, "scarcity"),
         ({"scarcity": [0]}, "scarcity"),
+        ({"max_real_train": 2}, "max_real_train"),  # a regime of 1-2 real subjects releases their Dice
+        ({"max_real_train": 20, "scarcity": [2]}, "scarcity"),
     ],
 )
 def test_bad_utility_configs_are_refused(utility, field):
@@ -184,6 +186,15 @@ def test_good_utility_config_loads():
         source="test",
     )
     assert config.utility.combine == "pretrain_finetune" and phase_steps(config.utility) == (1, 1)
+
+
+def test_fewest_real_training_subjects_is_the_release_minimum():
+    from synthshare.config import MIN_REAL_TRAIN
+    from synthshare.reports.curves import MIN_AGGREGATE_COUNT
+
+    assert MIN_REAL_TRAIN == MIN_AGGREGATE_COUNT == 3
+    utility = config_from_dict({"utility": {"max_real_train": 4, "scarcity": [3]}}, source="test").utility
+    assert (utility.max_real_train, utility.scarcity) == (4, (3,))  # control: the minimum itself loads
 
 
 def test_train_seeds_report_the_mean_of_independent_trainings() -> None:
