@@ -180,7 +180,7 @@ class ReleaseConfig(_Strict):
 
 class PhantomConfig(_Strict):
     n: int = Field(40, ge=2, description="subjects in the embedded phantom cohort")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     size: int = Field(96, ge=16, description="in-plane matrix of the phantom images")
     workers: int = Field(0, ge=0, description="processes rendering subjects side by side (the bytes do not depend "
                                               "on it); 0: one per available CPU core")
@@ -188,7 +188,7 @@ class PhantomConfig(_Strict):
 
 class Config(_Strict):
     name: str = "custom"
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="run seed (numpy and torch seeds must be non-negative)")
     precision: Precision = Field(
         "float32", description="training precision of the VAE and both denoisers (models/precision.py): bfloat16 "
         "autocast, float32, or auto = bfloat16 where the CPU or GPU computes it natively; DP-SGD always float32")
@@ -201,6 +201,25 @@ class Config(_Strict):
     utility: UtilityConfig = UtilityConfig()
     release: ReleaseConfig = ReleaseConfig()
     phantom: PhantomConfig = PhantomConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        """Choices that are valid alone but fail together (all reported at once, before any work)."""
+        problems = []
+        multiple = 2 ** (len(self.vae.channels) - 1)  # the VAE halves H and W once per level after the first
+        if any(size % multiple for size in self.data.crop):
+            problems.append(f"data.crop {list(self.data.crop)} must be divisible by {multiple} (the VAE downsamples "
+                            f"in-plane {len(self.vae.channels) - 1} time(s) with vae.channels {list(self.vae.channels)})")
+        motion_scale = self.sampling.motion_guidance_scale
+        for stage, scale in (("static", self.sampling.guidance_scale),
+                             ("motion", self.sampling.guidance_scale if motion_scale is None else motion_scale)):
+            if scale != 1.0 and getattr(self, stage).cond_dropout == 0.0:
+                problems.append(f"{stage}.cond_dropout is 0, so the unconditional model of classifier-free guidance "
+                                f"never trains, but its guidance scale is {scale:g}: set {stage}.cond_dropout > 0 "
+                                f"(e.g. 0.1) or the guidance scale to 1.0")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")

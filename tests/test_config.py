@@ -51,3 +51,27 @@ def test_non_utf8_config_is_a_config_error_naming_the_file(tmp_path):
         load_config(bad)
     bad.write_bytes("name: tiny\n# caf\u00e9\n".encode())  # negative control: the same text in UTF-8
     assert load_config(bad).name == "tiny"
+
+
+@pytest.mark.parametrize(
+    "updates, message",
+    [
+        ({"data": {"crop": [10, 10]}, "vae": {"channels": [4, 8, 8]}}, r"data\.crop \[10, 10\] must be divisible by 4"),
+        ({"seed": -1}, r"seed: Input should be greater than or equal to 0"),
+        ({"phantom": {"seed": -3}}, r"phantom\.seed"),
+        ({"static": {"cond_dropout": 0.0}, "sampling": {"guidance_scale": 2.0}}, r"static\.cond_dropout is 0"),
+        ({"motion": {"cond_dropout": 0.0}, "sampling": {"guidance_scale": 1.0, "motion_guidance_scale": 2.0}},
+         r"motion\.cond_dropout is 0"),
+    ],
+)
+def test_combinations_that_would_fail_later_are_refused_up_front(updates, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("tiny").with_updates(updates)
+
+
+def test_consistent_combinations_pass():
+    # no guidance needs no dropout; a crop the VAE divides; seed 0
+    config = load_config("tiny").with_updates({"static": {"cond_dropout": 0.0}, "motion": {"cond_dropout": 0.0},
+                                               "sampling": {"guidance_scale": 1.0, "motion_guidance_scale": 1.0},
+                                               "data": {"crop": [12, 12]}, "vae": {"channels": [4, 8]}})
+    assert config.data.crop == (12, 12)
