@@ -239,6 +239,15 @@ def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privac
     from synthshare.reports.html import render_report_html
     from synthshare.reports.utility import utility_report
 
+    from synthshare.reports.curves import MIN_AGGREGATE_COUNT
+
+    # Every released figure is an aggregate of at least MIN_AGGREGATE_COUNT real subjects per set (a
+    # custom policy with a lower min_subjects could otherwise let 1-2 holdout subjects' values out).
+    for name, keys in (("holdout", split.holdout), ("train", split.train)):
+        if len(keys) < MIN_AGGREGATE_COUNT:
+            raise BadInputError(f"{len(keys)} {name} subject(s): the released reports need at least {MIN_AGGREGATE_COUNT} "
+                                f"real {name} subjects so that no figure is one subject's value; raise "
+                                f"data.min_{name if name == 'train' else 'holdout'} or add subjects")
     holdout = [cohort.load(k) for k in split.holdout]
     train = [cohort.load(k) for k in split.train]
     dp = privacy_report["dp"]  # every report carries the same guarantee statement (or "no formal privacy guarantee")
