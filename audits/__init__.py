@@ -35,7 +35,7 @@ from audits.policy import (
 from audits.report import external_privacy_report, internal_report, write_json_atomic
 from audits.results import AuditResults
 from audits.runner import run_audits
-from audits.stats import TprAtFpr, auc_with_ci, binomial_p, roc_auc, tpr_at_fpr
+from audits.stats import TprAtFpr, auc_with_ci, binomial_p, roc_auc, tpr_at_fpr, tpr_at_fpr_either_way
 
 __all__ = [
     "AttackResult",
@@ -67,5 +67,6 @@ __all__ = [
     "roc_auc",
     "run_audits",
     "tpr_at_fpr",
+    "tpr_at_fpr_either_way",
     "write_json_atomic",
 ]

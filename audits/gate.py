@@ -4,6 +4,16 @@ A criterion passes only if its value is a finite number, measurable, and within 
 Missing results (a required attack, the memorisation audit, the DP epsilon when DP is required),
 audit errors, NaN values, exceptions while evaluating a criterion, and unmeasurable criteria that
 the policy does not waive all block. A verdict with no criteria at all blocks.
+
+Membership criteria are two-sided: an attack leaks whether members score above or below
+non-members, so the AUC criterion is the AUC's distance from chance (``AttackResult.separation_auc``)
+and each TPR criterion is the worse of the two orientations.
+
+What a criterion may carry into the EXTERNAL report (audits.report): ``note`` is written by this
+module from aggregates and policy settings only; exception text and audit error messages (paths,
+subject keys) go to ``detail``, which stays in the internal report. ``subject_level`` marks a value
+that is a function of single real subjects (the pixel NCC of one synthetic/real pair); the external
+report withholds it.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from audits.membership import AttackResult
+from audits.memorization import MemorizationResult
 from audits.policy import LoadedPolicy, Policy
 from audits.results import AuditResults
 
@@ -24,12 +35,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class Criterion:
+    """One gate check. note: generic, safe to release; detail: internal only (exception text);
+    subject_level: the value is a function of single real subjects (withheld from the external report)."""
+
     name: str
     value: float | None
     threshold: float | None
     passed: bool
     measurable: bool
     note: str = ""
+    detail: str = ""
+    subject_level: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,35 +61,39 @@ class Verdict:
 
 
 def _check(
-    *, name: str, value: float | None, threshold: float, kind: str, measurable: bool, policy: Policy, note: str = ""
+    *, name: str, value: float | None, threshold: float, kind: str, measurable: bool, policy: Policy, note: str = "",
+    subject_level: bool = False,
 ) -> Criterion:
     """kind 'max': value <= threshold passes; 'min': value >= threshold passes."""
     if value is None or not math.isfinite(float(value)):
-        return Criterion(name=name, value=None, threshold=threshold, passed=False, measurable=False, note=f"value missing or NaN; {note}".strip("; "))
+        return Criterion(name=name, value=None, threshold=threshold, passed=False, measurable=False,
+                         note=f"value missing or NaN; {note}".strip("; "), subject_level=subject_level)
     value = float(value)
     if not measurable:
         waived = any(fnmatch.fnmatchcase(name, pattern) for pattern in policy.waive)
         why = f"unmeasurable ({note})" if note else "unmeasurable"
-        return Criterion(
-            name=name, value=value, threshold=threshold, passed=waived, measurable=False, note=f"{why}; waived by policy" if waived else f"{why}; not waived"
-        )
+        return Criterion(name=name, value=value, threshold=threshold, passed=waived, measurable=False,
+                         note=f"{why}; waived by policy" if waived else f"{why}; not waived", subject_level=subject_level)
     ok = value <= threshold if kind == "max" else value >= threshold
-    return Criterion(name=name, value=value, threshold=threshold, passed=ok, measurable=True, note=note)
+    return Criterion(name=name, value=value, threshold=threshold, passed=ok, measurable=True, note=note, subject_level=subject_level)
 
 
 def _attack_criteria(attack: AttackResult, policy: Policy) -> list[Criterion]:
     few = min(attack.n_members, attack.n_nonmembers) < policy.min_subjects
     size_note = f"{attack.n_members} members, {attack.n_nonmembers} non-members; policy needs >= {policy.min_subjects} each"
-    value = attack.auc_ci[1] if policy.auc_statistic == "ci_upper" else attack.auc
+    lo, hi = attack.auc_ci
+    two_sided = f"max(ci_upper, 1 - ci_lower) = max({hi:.3f}, {1 - lo:.3f})" if policy.auc_statistic == "ci_upper" else \
+        f"max(AUC, 1 - AUC) = max({attack.auc:.3f}, {1 - attack.auc:.3f})"
     out = [
         _check(
             name=f"membership.{attack.name}.auc",
-            value=value,
+            value=attack.separation_auc(policy.auc_statistic),
             threshold=policy.max_auc,
             kind="max",
             measurable=not few,
             policy=policy,
-            note=size_note if few else f"{policy.auc_statistic} of AUC {attack.auc:.3f} CI [{attack.auc_ci[0]:.3f}, {attack.auc_ci[1]:.3f}]",
+            note=size_note if few else f"distance from chance, {two_sided}; AUC {attack.auc:.3f} CI [{lo:.3f}, {hi:.3f}], "
+                                       f"orientation {attack.orientation}",
         )
     ]
     for fpr, max_tpr in sorted(policy.max_tpr_at_fpr.items()):
@@ -82,7 +102,8 @@ def _attack_criteria(attack: AttackResult, policy: Policy) -> list[Criterion]:
         if point is None:
             out.append(Criterion(name=name, value=None, threshold=max_tpr, passed=False, measurable=False, note="not computed"))
             continue
-        note = "" if point.measurable else f"fpr {fpr:g} < min measurable fpr {point.min_measurable_fpr:.3g} = 1/n_nonmembers"
+        note = f"worse orientation: {point.orientation}" if point.measurable else \
+            f"fpr {fpr:g} < min measurable fpr {point.min_measurable_fpr:.3g} = 1/n_nonmembers"
         out.append(_check(name=name, value=point.tpr, threshold=max_tpr, kind="max", measurable=point.measurable and not few, policy=policy, note=note or (size_note if few else "")))
     return out
 
@@ -94,6 +115,8 @@ def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criter
     few = min(mem.n_train, mem.n_holdout) < policy.min_subjects
     note = f"{mem.n_train} train, {mem.n_holdout} holdout; policy needs >= {policy.min_subjects} each" if few else ""
     out = []
+    if policy.max_near_copies is not None:
+        out.append(_near_copies(mem=mem, policy=policy, few=few, note=note))
     if policy.max_copies is not None:
         out.append(_check(name="memorization.copies", value=mem.copies, threshold=policy.max_copies, kind="max", measurable=not few, policy=policy, note=note))
     if policy.max_copy_fraction is not None:
@@ -120,9 +143,28 @@ def _memorization_criteria(results: AuditResults, policy: Policy) -> list[Criter
                 measurable=has,
                 policy=policy,
                 note="" if has else "no images given for the pixel check",
+                subject_level=True,
             )
         )
     return out
+
+
+def _near_copies(*, mem: MemorizationResult, policy: Policy, few: bool, note: str) -> Criterion:
+    """Near-copies (count) against ``max_near_copies``; unmeasurable when the null is degenerate.
+
+    Two distinct real subjects at distance ~0 (a duplicated scan) leave no room below them for a copy
+    to be told apart: that is reported, and blocks, rather than passing every copy.
+    """
+    degenerate = not mem.near_copy_measurable
+    why = note or ("two distinct real subjects are near-identical in the embedding (a duplicated subject?); "
+                   "deduplicate the cohort" if degenerate else "")
+    crit = _check(name="memorization.near_copies", value=mem.near_copies, threshold=policy.max_near_copies, kind="max",
+                  measurable=not (few or degenerate), policy=policy, note=why)
+    if crit.measurable and not crit.passed:
+        return dataclasses.replace(crit, note=f"{mem.near_copies} synthetic subjects nearer a training subject than "
+                                   f"{mem.near_copy_ratio:g} x the closest distinct real pair, copying "
+                                   f"{mem.near_copy_subjects} training subjects")
+    return crit
 
 
 def _closer_to_train(*, mem, policy: Policy, measurable: bool, note: str) -> Criterion:
@@ -161,7 +203,8 @@ def _guarded(name: str, build: Callable[[], list[Criterion]]) -> list[Criterion]
         return build()
     except Exception as err:  # fail closed: a criterion that cannot be evaluated blocks
         logger.exception("gate criterion %s raised", name)
-        return [Criterion(name=name, value=None, threshold=None, passed=False, measurable=False, note=f"evaluation failed: {type(err).__name__}: {err}")]
+        return [Criterion(name=name, value=None, threshold=None, passed=False, measurable=False,
+                          note="evaluation failed (see the internal audit report)", detail=f"{type(err).__name__}: {err}")]
 
 
 def evaluate_gate(*, policy: LoadedPolicy, results: AuditResults) -> Verdict:
@@ -169,7 +212,8 @@ def evaluate_gate(*, policy: LoadedPolicy, results: AuditResults) -> Verdict:
     pol = policy.policy
     criteria: list[Criterion] = []
     for i, message in enumerate(results.errors):
-        criteria.append(Criterion(name=f"audit.error.{i}", value=None, threshold=None, passed=False, measurable=False, note=message))
+        criteria.append(Criterion(name=f"audit.error.{i}", value=None, threshold=None, passed=False, measurable=False,
+                                  note="an audit failed (see the internal audit report)", detail=message))
     names = [a.name for a in results.attacks]
     for required in pol.required_attacks:
         if required not in names:

@@ -4,26 +4,36 @@ Model side: any per-subject score a model gives (the generator's denoising error
 stage, a PIA/SecMI-style variant, the VAE reconstruction error). Lower error = more likely member.
 Data side: what a partner holding only the release can do: each real subject's similarity to its
 nearest synthetic subject (higher = more likely member).
+
+``lower_is_member`` fixes the DECLARED orientation only. An attack can leak in the other direction
+(members with systematically HIGHER error, e.g. a generator that steers away from its training
+subjects), and an attacker who notices simply flips the score; so the result also measures the
+inverted orientation: ``separation_auc`` is the AUC's distance from chance, ``tpr_at_fpr`` is the
+worse of the two orientations, and ``orientation`` says which way the AUC leans.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from audits.errors import AuditError, AuditInputError
 from audits.memorization import nearest_similarity
-from audits.stats import TprAtFpr, auc_with_ci, tpr_at_fpr
+from audits.stats import Orientation, TprAtFpr, auc_with_ci, tpr_at_fpr_either_way
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
 class AttackResult:
-    """Aggregates of one attack. member/nonmember scores are per subject: internal report only."""
+    """Aggregates of one attack. member/nonmember scores are per subject: internal report only.
+
+    auc / auc_ci are in the declared orientation (0.5 = chance, 0 = perfectly separable inverted);
+    tpr_at_fpr holds, per FPR, the worse of the two orientations (each point says which).
+    """
 
     name: str
     auc: float
@@ -37,6 +47,21 @@ class AttackResult:
     @property
     def min_measurable_fpr(self) -> float:
         return 1.0 / self.n_nonmembers
+
+    @property
+    def orientation(self) -> Orientation:
+        """The direction the attack leaks in: "inverted" when members score below non-members (AUC < 0.5)."""
+        return "inverted" if self.auc < 0.5 else "declared"
+
+    def separation_auc(self, statistic: Literal["ci_upper", "point"]) -> float:
+        """The AUC's distance from chance in either direction, as an AUC in [0.5, 1].
+
+        point: max(auc, 1 - auc); ci_upper: max(ci_upper, 1 - ci_lower), the bound of the CI farther
+        from chance, so a perfectly separable inverted attack (CI (0, 0)) scores 1.0.
+        """
+        if statistic == "ci_upper":
+            return max(self.auc_ci[1], 1.0 - self.auc_ci[0])
+        return max(self.auc, 1.0 - self.auc)
 
 
 def evaluate_attack(
@@ -58,7 +83,7 @@ def evaluate_attack(
         auc, ci = auc_with_ci(
             member_scores=members, nonmember_scores=nonmembers, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed
         )
-        tprs = {float(f): tpr_at_fpr(member_scores=members, nonmember_scores=nonmembers, fpr=float(f)) for f in fprs}
+        tprs = {float(f): tpr_at_fpr_either_way(member_scores=members, nonmember_scores=nonmembers, fpr=float(f)) for f in fprs}
     except AuditInputError as err:
         raise AuditInputError(f"attack {name!r}: {err}") from err
     return AttackResult(

@@ -11,7 +11,21 @@ Inputs are unit-norm embeddings (``audits.embedding.embed``); similarity is the 
   similarity to HOLDOUT) takes the maximum over fewer references when n_holdout < n_train, which
   lowers tau and flags fresh subjects as copies more often than 1 - q; it is kept for comparison.
 - Copies: synthetic subjects whose max similarity to train exceeds tau. Under the null their count
-  is about Binomial(n_synthetic, 1 - q); ``copies_binomial_p`` tests for more.
+  is about Binomial(n_synthetic, 1 - q); ``copies_binomial_p`` tests for more. By construction about
+  1 - q of a fresh cohort are such "copies", so this count (or its fraction) detects MASS
+  memorisation only: a handful of exact copies of one training subject hides in that 5%.
+- Near-copies: synthetic subjects nearer a training subject than ``near_copy_ratio`` times the
+  distance between the two closest DISTINCT real subjects (Euclidean distance of the unit
+  embeddings; the null pairs are each holdout subject with its nearest training subject and each
+  training subject with its nearest other training subject). A rank threshold cannot do this job:
+  with n_holdout = 20 and 40 synthetic subjects, even the null's maximum is exceeded by about
+  40 / 21 fresh subjects. The ratio is an extrapolation below everything real subjects do to each
+  other; it holds while the embedding separates distinct subjects (phantom cohorts, 60 train / 20
+  holdout, 20 seeds: exact copies sit at ratio 0.00, copies with 5% noise at 0.07-0.11, the nearest
+  of 40 fresh subjects at 0.89-1.26; configs/policy/default.yaml says what that does not cover).
+  ``near_copy_subjects`` counts the distinct training subjects copied. If two distinct real subjects
+  are near-identical (a duplicated scan) the null is degenerate (``near_copy_measurable`` False) and
+  the gate blocks rather than pass every copy.
 - Closer to train (DCR-style): for each synthetic subject, is its nearest real subject in the pooled
   train + holdout set a training subject? If the generator did not memorise, the synthetic subject
   is exchangeable with a fresh real subject and its nearest pooled neighbour is uniform over the
@@ -29,7 +43,10 @@ Inputs are unit-norm embeddings (``audits.embedding.embed``); similarity is the 
   count how often the shuffled closer-to-train count reaches the observed one. It is the criterion
   the default policy gates on; the binomial p is still reported.
 - Pixel-space check: normalised cross-correlation of the top-k synthetic candidates (highest
-  similarity to train) with their nearest training subject, when images are given.
+  similarity to train) with their nearest training subject, when images are given. The threshold is
+  absolute (not calibrated on the cohort) and NCC is position-sensitive (a 1-pixel shift of a copy
+  drops it to 0.80 or less on 16-pixel phantoms), so it is a second opinion for the strict policy,
+  not the copy criterion.
 """
 
 from __future__ import annotations
@@ -44,6 +61,9 @@ from audits.errors import AuditInputError
 from audits.stats import binomial_p
 
 Calibration = Literal["holdout_to_train", "train_to_holdout"]
+# Below this embedding distance two distinct real subjects count as duplicates (numerical noise of
+# the float32 embedding is ~1e-5; two phantom subjects are >= 0.1 apart, random unit vectors ~1.4).
+DEGENERATE_DISTANCE = 1e-3
 
 
 def _embeddings(name: str, values: np.ndarray) -> np.ndarray:
@@ -101,11 +121,38 @@ class MemorizationResult:
     expected_raw_fraction: float
     binomial_p: float
     permutation_p: float
+    near_copy_ratio: float
+    near_copies: int
+    near_copy_subjects: int
+    near_copy_measurable: bool
+    null_min_distance: float
+    near_copy_distance: float
+    closest_distance_ratio: float
     max_pixel_ncc: float | None
     pixel_matches: tuple[PixelMatch, ...] = ()
     max_sim_to_train: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     max_sim_to_holdout: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     nearest_train: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def _pair_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance of matched rows in float64 (1 - cosine loses exact copies in float32 noise)."""
+    return np.linalg.norm(a.astype(np.float64) - b.astype(np.float64), axis=1)
+
+
+def nearest_other(*, embeddings: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """For each row, the index of its most similar OTHER row (leave-one-out nearest neighbour)."""
+    x = _embeddings("embeddings", embeddings)
+    if x.shape[0] < 2:
+        raise AuditInputError("leave-one-out nearest neighbour needs at least two subjects")
+    index = np.empty(x.shape[0], dtype=np.int64)
+    xt = np.ascontiguousarray(x.T)
+    for start in range(0, x.shape[0], chunk):
+        sims = x[start : start + chunk] @ xt
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = -np.inf
+        index[start : start + chunk] = np.argmax(sims, axis=1)
+    return index
 
 
 def pixel_ncc(a: np.ndarray, b: np.ndarray) -> float:
@@ -168,6 +215,7 @@ def memorization_audit(
     holdout: np.ndarray,
     copy_quantile: float = 0.95,
     calibration: Calibration = "holdout_to_train",
+    near_copy_ratio: float = 0.5,
     synthetic_images: Sequence[np.ndarray] | None = None,
     train_images: Sequence[np.ndarray] | None = None,
     top_k: int = 5,
@@ -177,6 +225,8 @@ def memorization_audit(
     """Copies, closer-to-train share and pixel NCC of the top-k candidates (see the module docstring)."""
     if not 0.0 < copy_quantile < 1.0:
         raise AuditInputError(f"copy_quantile must be in (0, 1), got {copy_quantile}")
+    if not 0.0 < near_copy_ratio <= 1.0:
+        raise AuditInputError(f"near_copy_ratio must be in (0, 1], got {near_copy_ratio}")
     syn = _embeddings("synthetic", synthetic)
     tr = _embeddings("train", train)
     ho = _embeddings("holdout", holdout)
@@ -187,14 +237,24 @@ def memorization_audit(
 
     to_train, nearest_train = nearest_similarity(queries=syn, references=tr)
     to_holdout, nearest_holdout = nearest_similarity(queries=syn, references=ho)
+    holdout_to_train, holdout_nearest = nearest_similarity(queries=ho, references=tr)
     if calibration == "holdout_to_train":
-        null, _ = nearest_similarity(queries=ho, references=tr)
+        null = holdout_to_train
     else:
         null, _ = nearest_similarity(queries=tr, references=ho)
     tau = float(np.quantile(null.astype(np.float64), copy_quantile))
 
     n_syn, n_tr, n_ho = syn.shape[0], tr.shape[0], ho.shape[0]
     copies = int(np.count_nonzero(to_train > tau))
+
+    # near-copies: against the closest pair of distinct real subjects (see the module docstring)
+    null_pairs = [_pair_distance(ho, tr[holdout_nearest])]
+    if n_tr >= 2:
+        null_pairs.append(_pair_distance(tr, tr[nearest_other(embeddings=tr)]))
+    null_min = float(np.concatenate(null_pairs).min())
+    to_train_distance = _pair_distance(syn, tr[nearest_train])
+    near_distance = near_copy_ratio * null_min
+    near = to_train_distance < near_distance
     closer = int(np.count_nonzero(to_train > to_holdout))
     raw = closer / n_syn
     expected = n_tr / (n_tr + n_ho)
@@ -224,6 +284,13 @@ def memorization_audit(
             nearest_real=np.where(to_train > to_holdout, nearest_train, n_tr + nearest_holdout),
             n_train=n_tr, n_holdout=n_ho, n_permutations=n_permutations, seed=seed,
         ),
+        near_copy_ratio=near_copy_ratio,
+        near_copies=int(np.count_nonzero(near)),
+        near_copy_subjects=int(np.unique(nearest_train[near]).size),
+        near_copy_measurable=null_min > DEGENERATE_DISTANCE,
+        null_min_distance=null_min,
+        near_copy_distance=near_distance,
+        closest_distance_ratio=float(to_train_distance.min() / null_min) if null_min > 0 else float("inf"),
         max_pixel_ncc=max((m.ncc for m in matches), default=None),
         pixel_matches=matches,
         max_sim_to_train=to_train,

@@ -1,9 +1,15 @@
 """Release-gate policy: YAML (yaml.safe_load) -> pydantic (extra="forbid"), hashed into the verdict.
 
-AUC statistic: by default the gate compares the UPPER bound of the bootstrap CI with ``max_auc``
-(``auc_statistic: ci_upper``). That fails closed: a small holdout gives a wide CI and must show a
-low AUC to pass, instead of passing on a lucky point estimate. ``point`` is available for
-cohorts large enough that the CI is negligible.
+AUC statistic: the gate compares the AUC's distance from chance with ``max_auc``, in both
+directions (an attack whose members score below non-members leaks as much once flipped). With
+``auc_statistic: ci_upper`` (default) that is the bound of the bootstrap CI farther from chance,
+max(ci_upper, 1 - ci_lower). That fails closed: a small holdout gives a wide CI and must show an
+AUC near 0.5 to pass, instead of passing on a lucky point estimate. ``point`` (max(auc, 1 - auc))
+is available for cohorts large enough that the CI is negligible.
+
+Copies: ``max_near_copies`` (a count, normally 0) bounds the near-copies of training subjects (see
+audits.memorization); ``max_copies`` / ``max_copy_fraction`` bound the count above the quantile
+threshold tau, which detects mass memorisation only.
 
 Waivers: ``waive`` lists criterion names (shell-style patterns allowed, e.g.
 ``membership.*.tpr_at_fpr_0.001``). A waiver only applies while the criterion is UNMEASURABLE
@@ -35,6 +41,10 @@ class AuditParams(_Strict):
     fprs: tuple[float, ...] = (0.01, 0.001)
     copy_quantile: float = Field(0.95, gt=0.5, lt=1.0)
     calibration: Literal["holdout_to_train", "train_to_holdout"] = "holdout_to_train"
+    near_copy_ratio: float = Field(
+        0.5, gt=0.0, le=1.0,
+        description="a near-copy is nearer a training subject than this times the closest distinct real pair",
+    )
     top_k: int = Field(5, ge=0, description="synthetic candidates checked in pixel space")
     seed: int = 0
 
@@ -44,6 +54,7 @@ class Policy(_Strict):
     auc_statistic: Literal["ci_upper", "point"] = "ci_upper"
     max_auc: float = Field(gt=0.5, le=1.0)
     max_tpr_at_fpr: dict[float, float] = Field(default_factory=dict, description="fpr -> max TPR")
+    max_near_copies: int | None = Field(None, ge=0, description="synthetic subjects allowed within near-copy distance of a training subject")
     max_copies: int | None = Field(None, ge=0)
     max_copy_fraction: float | None = Field(None, ge=0.0, le=1.0)
     max_closer_to_train_fraction: float | None = Field(None, gt=0.5, le=1.0)
@@ -75,8 +86,8 @@ class Policy(_Strict):
         bad = sorted(f for f, t in self.max_tpr_at_fpr.items() if not (0.0 < f < 1.0 and 0.0 <= t <= 1.0))
         if bad:
             problems.append(f"max_tpr_at_fpr entries {bad} need 0 < fpr < 1 and 0 <= max TPR <= 1")
-        if self.max_copies is None and self.max_copy_fraction is None:
-            problems.append("set max_copies or max_copy_fraction (a policy without a copy criterion would not detect copies)")
+        if self.max_copies is None and self.max_copy_fraction is None and self.max_near_copies is None:
+            problems.append("set max_near_copies, max_copies or max_copy_fraction (a policy without a copy criterion would not detect copies)")
         if problems:
             raise ValueError("; ".join(problems))
         return self

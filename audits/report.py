@@ -1,8 +1,13 @@
 """Reports: the external ``privacy.json`` (aggregates only) and the INTERNAL audit report.
 
-External (leaves the hospital inside a release): gate verdict, per-attack AUC/CI/TPR, memorisation
-counts and fractions. No per-subject value, no subject key or id, no image, no similarity of any
-single real subject (the copy threshold tau and the pixel NCC of the nearest pair stay internal).
+External (leaves the hospital inside a release): gate verdict, per-attack AUC/CI/TPR (with the
+orientation each leans in), memorisation counts and fractions, a coarsened ROC per attack and a
+coarsened distance histogram (audits.aggregates: every step or bin holds 0 or >= 3 subjects). No
+per-subject value, no subject key or id, no image, no similarity of any single real subject: the
+copy thresholds (tau, the near-copy distance) stay internal, and a gate criterion whose value is a
+function of single real subjects (``Criterion.subject_level``: the pixel NCC of the nearest pair)
+is written with ``value: null, value_withheld: true``. Criterion notes are the gate's generic text;
+exception text and audit error messages (``Criterion.detail``) stay internal.
 The release engineer merges ``dp.*`` into it.
 
 Internal (stays inside): everything, including per-subject scores and nearest real/synthetic
@@ -22,9 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from audits.aggregates import COSINE_DISTANCE_EDGES, coarse_roc, histogram
 from audits.embedding import EmbeddingSpec
-from audits.gate import Verdict
+from audits.gate import Criterion, Verdict
 from audits.membership import AttackResult
+from audits.memorization import MemorizationResult
 from audits.results import AuditResults
 
 INTERNAL_BANNER = "INTERNAL AUDIT REPORT - contains per-subject values and real images; never release"
@@ -37,29 +44,61 @@ def _num(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _gate(verdict: Verdict) -> dict[str, Any]:
+def _criterion(c: Criterion, *, internal: bool) -> dict[str, Any]:
+    withheld = c.subject_level and not internal
+    out = {
+        "name": c.name,
+        "value": None if withheld else _num(c.value),
+        "threshold": _num(c.threshold),
+        "passed": c.passed,
+        "measurable": c.measurable,
+        "note": c.note,
+    }
+    if withheld:
+        out["value_withheld"] = True
+    if internal:
+        out["detail"] = c.detail
+    return out
+
+
+def _gate(verdict: Verdict, *, internal: bool = False) -> dict[str, Any]:
     return {
         "passed": verdict.passed,
         "policy_name": verdict.policy_name,
         "policy_sha256": verdict.policy_sha256,
-        "criteria": [
-            {"name": c.name, "value": _num(c.value), "threshold": _num(c.threshold), "passed": c.passed, "measurable": c.measurable, "note": c.note}
-            for c in verdict.criteria
-        ],
+        "criteria": [_criterion(c, internal=internal) for c in verdict.criteria],
     }
 
 
 def _attack(attack: AttackResult) -> dict[str, Any]:
-    return {
+    points = sorted(attack.tpr_at_fpr.items(), reverse=True)
+    out = {
         "name": attack.name,
         "auc": _num(attack.auc),
         "auc_ci": [_num(attack.auc_ci[0]), _num(attack.auc_ci[1])],
-        "tpr_at_fpr": {f"{fpr:g}": _num(point.tpr) for fpr, point in sorted(attack.tpr_at_fpr.items(), reverse=True)},
-        "tpr_measurable": {f"{fpr:g}": point.measurable for fpr, point in sorted(attack.tpr_at_fpr.items(), reverse=True)},
+        "orientation": attack.orientation,
+        "tpr_at_fpr": {f"{fpr:g}": _num(point.tpr) for fpr, point in points},
+        "tpr_orientation": {f"{fpr:g}": point.orientation for fpr, point in points},
+        "tpr_measurable": {f"{fpr:g}": point.measurable for fpr, point in points},
         "min_measurable_fpr": _num(attack.min_measurable_fpr),
         "n_members": attack.n_members,
         "n_nonmembers": attack.n_nonmembers,
     }
+    roc = coarse_roc(member_scores=attack.member_scores, nonmember_scores=attack.nonmember_scores)
+    if roc is not None:
+        out["roc"] = roc
+    return out
+
+
+def _distance_histograms(mem: MemorizationResult) -> list[dict[str, Any]]:
+    h = histogram(
+        name="synthetic subjects: distance to the nearest real subject",
+        series={"nearest training subject": 1.0 - mem.max_sim_to_train, "nearest holdout subject": 1.0 - mem.max_sim_to_holdout},
+        edges=COSINE_DISTANCE_EDGES,
+        xlabel="embedding cosine distance (1 - similarity)",
+        scale="log",
+    )
+    return [] if h is None else [h]
 
 
 def external_privacy_report(*, verdict: Verdict, results: AuditResults) -> dict[str, Any]:
@@ -77,7 +116,12 @@ def external_privacy_report(*, verdict: Verdict, results: AuditResults) -> dict[
             "expected_raw_fraction": _num(mem.expected_raw_fraction),
             "binomial_p": _num(mem.binomial_p),
             "permutation_p": _num(mem.permutation_p),
+            "near_copies": mem.near_copies,
+            "near_copy_subjects": mem.near_copy_subjects,
+            "near_copy_ratio": mem.near_copy_ratio,
+            "near_copy_measurable": mem.near_copy_measurable,
             "n_synthetic": mem.n_synthetic,
+            "distance_histograms": _distance_histograms(mem),
         }
     return {
         "gate": _gate(verdict),
@@ -103,6 +147,7 @@ def internal_report(
     """Everything, per subject. Keys, when given, should be pseudonymous (never real ids)."""
     report = external_privacy_report(verdict=verdict, results=results)
     report["INTERNAL"] = INTERNAL_BANNER
+    report["gate"] = _gate(verdict, internal=True)
     report["errors"] = list(results.errors)
     report["embedding"] = asdict(embedding) if embedding is not None else None
     report["keys"] = {"train": list(train_keys or []), "holdout": list(holdout_keys or []), "synthetic": list(synthetic_keys or [])}
@@ -115,6 +160,9 @@ def internal_report(
             {
                 "tau": _num(mem.tau),
                 "calibration": mem.calibration,
+                "null_min_distance": _num(mem.null_min_distance),
+                "near_copy_distance": _num(mem.near_copy_distance),
+                "closest_distance_ratio": _num(mem.closest_distance_ratio),
                 "max_pixel_ncc": _num(mem.max_pixel_ncc),
                 "pixel_matches": [asdict(m) for m in mem.pixel_matches],
                 "max_sim_to_train": _floats(mem.max_sim_to_train),

@@ -63,6 +63,7 @@ def run_audits(
             holdout=holdout_embeddings,
             copy_quantile=params.copy_quantile,
             calibration=params.calibration,
+            near_copy_ratio=params.near_copy_ratio,
             synthetic_images=synthetic_images,
             train_images=train_images,
             top_k=params.top_k,

@@ -2,6 +2,10 @@
 
 Convention: an attack score is higher for subjects the attack believes are members (train).
 Callers with error-like scores (lower = member) negate them first (see ``audits.membership``).
+That declared orientation is a guess, not a guarantee: an attack whose members score systematically
+LOWER than non-members (AUC near 0) leaks membership as much as one with AUC near 1, because an
+attacker who sees the inversion flips the score. ``tpr_at_fpr_either_way`` therefore measures both
+orientations and returns the worse; the gate measures the AUC as its distance from chance.
 
 The privacy unit is the subject, so every statistic treats one score per subject and the bootstrap
 resamples subjects: members and non-members are resampled separately (stratified), so every
@@ -10,8 +14,10 @@ replicate keeps the real member/non-member counts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.stats import binomtest
@@ -21,6 +27,8 @@ from audits.errors import AuditInputError
 
 # Above this many member x non-member pairs the bootstrap works on row chunks of the pair matrix.
 _PAIR_CHUNK = 2_000_000
+
+Orientation = Literal["declared", "inverted"]
 
 
 def _scores(name: str, values: np.ndarray | list[float]) -> np.ndarray:
@@ -92,6 +100,7 @@ class TprAtFpr:
     achieved_fpr: float
     min_measurable_fpr: float
     measurable: bool
+    orientation: Orientation = "declared"
 
 
 def tpr_at_fpr(*, member_scores: np.ndarray, nonmember_scores: np.ndarray, fpr: float) -> TprAtFpr:
@@ -107,6 +116,20 @@ def tpr_at_fpr(*, member_scores: np.ndarray, nonmember_scores: np.ndarray, fpr: 
     achieved = float(np.mean(n > threshold))
     min_fpr = 1.0 / n.size
     return TprAtFpr(fpr=fpr, tpr=tpr, achieved_fpr=achieved, min_measurable_fpr=min_fpr, measurable=fpr >= min_fpr)
+
+
+def tpr_at_fpr_either_way(*, member_scores: np.ndarray, nonmember_scores: np.ndarray, fpr: float) -> TprAtFpr:
+    """The worse (higher TPR) of the declared orientation and the inverted one (scores negated).
+
+    Ties keep the declared orientation. Both are measured at the same false-positive budget.
+    """
+    m = _scores("member_scores", member_scores)
+    n = _scores("nonmember_scores", nonmember_scores)
+    declared = tpr_at_fpr(member_scores=m, nonmember_scores=n, fpr=fpr)
+    inverted = tpr_at_fpr(member_scores=-m, nonmember_scores=-n, fpr=fpr)
+    if inverted.tpr > declared.tpr:
+        return dataclasses.replace(inverted, orientation="inverted")
+    return declared
 
 
 def binomial_p(*, successes: int, trials: int, p0: float) -> float:

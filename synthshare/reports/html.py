@@ -4,10 +4,12 @@ It goes into the release, so it shows synthetic subjects and aggregates only. Th
 enter solely through ``real_curves``, which must be the aggregate band of curves.volume_curve_band;
 any per-subject real object is refused.
 
-Optional privacy fields it draws when present (the audit report's contract, DESIGN.md):
-- ``membership.attacks[i].roc = {"fpr": [...], "tpr": [...]}``: ROC curves;
-- ``memorization.distance_histograms = [{"name", "edges": [...], "counts": {series: [...]}}]``:
-  pre-binned distance histograms (counts only, so no per-subject distance is released).
+Optional privacy fields it draws when present (written by audits.report.external_privacy_report):
+- ``membership.attacks[i].roc = {"fpr": [...], "tpr": [...]}``: coarsened ROC curves, each step
+  covering 0 or >= 3 members and non-members (audits.aggregates.coarse_roc);
+- ``memorization.distance_histograms = [{"name", "edges": [...], "counts": {series: [...]},
+  "xlabel", "scale"}]``: pre-binned distance histograms on fixed edges, merged so that every count
+  is 0 or >= 3 (counts only, so no per-subject distance is released).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def _privacy_summary(privacy: Mapping) -> dict:
         "gate_passed": passed is True,
         "gate_text": "PASSED" if passed is True else ("BLOCKED" if passed is False else "NO VERDICT (treat as blocked)"),
         "policy": gate.get("policy_sha256"),
-        "criteria": [c for c in gate.get("criteria", []) if isinstance(c, Mapping)],
+        # a criterion whose value is a function of single real subjects is released without it
+        "criteria": [{**c, "value": "withheld"} if c.get("value_withheld") else c
+                     for c in gate.get("criteria", []) if isinstance(c, Mapping)],
     }
 
 
@@ -127,8 +131,10 @@ def render_report_html(
         figures.append(("Clinical measures", "Synthetic histograms; real shown as mean +- sd.",
                         plots.measures_png(synthetic=synthetic, measures=fidelity["measures"])))
     optional = [
-        ("Membership-inference ROC", "Attacks on members (train) vs non-members (holdout).", plots.roc_png(attacks=attacks)),
-        ("Distance histograms", "Pre-binned counts from the memorisation audit.", plots.histograms_png(histograms=histograms)),
+        ("Membership-inference ROC", "Attacks on members (train) vs non-members (holdout), coarsened so that every "
+         "segment spans 0 or at least 3 subjects of each group.", plots.roc_png(attacks=attacks)),
+        ("Distance histograms", "Pre-binned counts from the memorisation audit; every count is 0 or at least 3.",
+         plots.histograms_png(histograms=histograms)),
         ("Synthetic subjects over time", "Mid short-axis slice; red LV, yellow myocardium, cyan RV.",
          plots.midslices_png(synthetic=synthetic)),
     ]

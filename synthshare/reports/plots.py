@@ -87,7 +87,10 @@ def controllability_png(*, synthetic: Sequence[SyntheticSubject]) -> str:
 
 
 def roc_png(*, attacks: Sequence[Mapping]) -> str | None:
-    """ROC curves of the membership attacks that carry ``roc = {"fpr": [...], "tpr": [...]}``."""
+    """ROC curves of the membership attacks that carry ``roc = {"fpr": [...], "tpr": [...]}``.
+
+    privacy.json's ROC points are coarsened (audits.aggregates.coarse_roc): straight segments
+    between them, drawn with markers so a reader does not take them for the exact curve."""
     with_roc = [a for a in attacks if isinstance(a.get("roc"), Mapping)]
     if not with_roc:
         return None
@@ -96,7 +99,7 @@ def roc_png(*, attacks: Sequence[Mapping]) -> str | None:
     for a in with_roc:
         auc = a.get("auc")
         label = f"{a.get('name', 'attack')}" + (f" (AUC {auc:.2f})" if isinstance(auc, (int, float)) else "")
-        ax.plot(a["roc"]["fpr"], a["roc"]["tpr"], label=label)
+        ax.plot(a["roc"]["fpr"], a["roc"]["tpr"], marker="o", ms=3, label=label)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -105,7 +108,8 @@ def roc_png(*, attacks: Sequence[Mapping]) -> str | None:
 
 
 def histograms_png(*, histograms: Sequence[Mapping]) -> str | None:
-    """Pre-binned distance histograms: each {"name", "edges": [...], "counts": {series: [...]}}."""
+    """Pre-binned distance histograms: each {"name", "edges": [...], "counts": {series: [...]}} and
+    optionally "xlabel" and "scale" ("log" for a logarithmic distance axis)."""
     if not histograms:
         return None
     fig = Figure(figsize=(4.5 * len(histograms), 3))
@@ -114,6 +118,10 @@ def histograms_png(*, histograms: Sequence[Mapping]) -> str | None:
         edges = np.asarray(h["edges"], dtype=float)
         for series, counts in h["counts"].items():
             ax.stairs(np.asarray(counts, dtype=float), edges, label=str(series))
+        if h.get("scale") == "log" and edges.size and edges[0] > 0:
+            ax.set_xscale("log")
+        ax.set_xlabel(str(h.get("xlabel", "distance")), fontsize=8)
+        ax.set_ylabel("subjects", fontsize=8)
         ax.set_title(str(h.get("name", "distances")), fontsize=9)
         ax.legend(fontsize=7)
     return _png(fig)

@@ -27,7 +27,8 @@ from synthshare.data.phantom import (
 from synthshare.data.prepared import NIFTI_TO_PREPARED
 from synthshare.data.split import split_subjects
 
-Scenario = Literal["fresh", "copies", "noisy_copies", "shifted_copies"]
+Scenario = Literal["fresh", "copies", "noisy_copies", "shifted_copies", "one_copy", "one_noisy_copy", "one_shifted_copy"]
+CopyKind = Literal["copies", "noisy_copies", "shifted_copies"]
 SIZE = (16, 16)
 GRID = (8, 8, 16, 16)  # a prepared-like common grid (T, S, H, W)
 
@@ -44,23 +45,29 @@ def phantom_images(*, n: int, seed: int) -> list[np.ndarray]:
     return out
 
 
+def copy_of(*, image: np.ndarray, kind: CopyKind, rng: np.random.Generator) -> np.ndarray:
+    """A copy of a training subject: exact, with light Gaussian noise (5% of the subject's intensity
+    std), or with that noise and a non-circular one-pixel in-plane shift."""
+    img = image.copy()
+    if kind in ("noisy_copies", "shifted_copies"):
+        img = img + 0.05 * float(img.std()) * rng.standard_normal(img.shape).astype(np.float32)
+    if kind == "shifted_copies":  # a real (non-circular) 1-pixel in-plane shift, edges repeated
+        img = nd_shift(img, (0, 0, float(rng.choice([-1, 1])), float(rng.choice([-1, 1]))), order=1, mode="nearest")
+    return img
+
+
 def synthetic_cohort(*, scenario: Scenario, train: list[np.ndarray], n: int, seed: int) -> list[np.ndarray]:
-    """What a generator would emit: fresh subjects of the same distribution (another seed) or copies
-    of training subjects: exact, with light Gaussian noise (5% of the subject's intensity std), or
-    with that noise and a non-circular one-pixel in-plane shift."""
+    """What a generator would emit: fresh subjects of the same distribution (another seed), copies of
+    training subjects (``copy_of``), or ("one_*") n - 1 fresh subjects and ONE copy of a training subject."""
     rng = np.random.default_rng(seed)
     if scenario == "fresh":
         return phantom_images(n=n, seed=10_000 + seed)
+    if scenario.startswith("one_"):
+        kind = {"one_copy": "copies", "one_noisy_copy": "noisy_copies", "one_shifted_copy": "shifted_copies"}[scenario]
+        fresh = phantom_images(n=n - 1, seed=10_000 + seed)
+        return fresh + [copy_of(image=train[int(rng.integers(len(train)))], kind=kind, rng=rng)]
     picks = rng.choice(len(train), size=n, replace=n > len(train))
-    out = []
-    for i in picks:
-        img = train[int(i)].copy()
-        if scenario in ("noisy_copies", "shifted_copies"):
-            img = img + 0.05 * float(img.std()) * rng.standard_normal(img.shape).astype(np.float32)
-        if scenario == "shifted_copies":  # a real (non-circular) 1-pixel in-plane shift, edges repeated
-            img = nd_shift(img, (0, 0, float(rng.choice([-1, 1])), float(rng.choice([-1, 1]))), order=1, mode="nearest")
-        out.append(img)
-    return out
+    return [copy_of(image=train[int(i)], kind=scenario, rng=rng) for i in picks]
 
 
 @dataclass(frozen=True)

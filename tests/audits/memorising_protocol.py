@@ -33,7 +33,8 @@ from synthshare.config import Config, load_config
 
 Arm = Literal["memorising", "control"]
 MEMORISATION_CRITERIA = frozenset(
-    {"memorization.copies", "memorization.copy_fraction", "memorization.closer_to_train_fraction", "memorization.permutation_p"}
+    {"memorization.near_copies", "memorization.copies", "memorization.copy_fraction", "memorization.closer_to_train_fraction",
+     "memorization.permutation_p"}
 )
 
 

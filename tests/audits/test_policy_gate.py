@@ -19,6 +19,7 @@ from audits import (
     policy_from_bytes,
 )
 from audits.membership import evaluate_attack
+from audits.memorization import memorization_audit
 
 
 def _with(policy: LoadedPolicy, **updates: object) -> LoadedPolicy:
@@ -142,3 +143,68 @@ def test_closer_to_train_share_needs_significance_when_the_policy_asks(default_p
     assert crit.value == share and crit.threshold == default_policy.policy.max_closer_to_train_fraction
     if level is not None and share > 0.85 and p == p:
         assert "permutation p" in crit.note
+
+
+def _two_sided_results(*, inverted: bool) -> AuditResults:
+    """200 members / 200 non-members (every TPR at 1% FPR measurable); model-side error scores."""
+    rng = np.random.default_rng(0)
+    members = rng.uniform(2, 3, 200) if inverted else rng.uniform(0, 1, 200)  # inverted: members have HIGHER error
+    attack = evaluate_attack(name="denoising_error_static", member_scores=members, nonmember_scores=rng.uniform(0, 1, 200),
+                             lower_is_member=True, n_bootstrap=200)
+    return dataclasses.replace(clean_results(), attacks=clean_results().attacks + (attack,))
+
+
+def test_inverted_separable_attack_blocks_and_chance_passes(default_policy: LoadedPolicy) -> None:
+    policy = _with(default_policy, max_tpr_at_fpr={0.01: 0.05, 0.001: 0.02})
+    leaky = _two_sided_results(inverted=True)
+    attack = leaky.attacks[-1]
+    assert (attack.auc, attack.auc_ci, attack.orientation) == (0.0, (0.0, 0.0), "inverted")
+    for statistic in ("ci_upper", "point"):
+        verdict = evaluate_gate(policy=_with(policy, auc_statistic=statistic), results=leaky)
+        failed = {c.name: c for c in verdict.failed}
+        assert set(failed) == {"membership.denoising_error_static.auc", "membership.denoising_error_static.tpr_at_fpr_0.01"}
+        assert failed["membership.denoising_error_static.auc"].value == 1.0  # distance from chance, as an AUC
+        assert failed["membership.denoising_error_static.tpr_at_fpr_0.01"].value == 1.0
+        assert "inverted" in failed["membership.denoising_error_static.tpr_at_fpr_0.01"].note
+    # negative control: a chance-level attack of the same size passes every criterion
+    verdict = evaluate_gate(policy=policy, results=_two_sided_results(inverted=False))
+    assert verdict.passed, verdict.failed
+
+
+def _gaussian_cohort(rng: np.random.Generator, n: int, base: np.ndarray) -> np.ndarray:
+    x = base + 0.7 * rng.standard_normal((n, base.size))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_copies, noise, blocked", [(0, 0.0, False), (1, 0.0, True), (1, 0.05, True), (10, 0.0, True)])
+def test_one_copy_of_one_training_subject_blocks(default_policy: LoadedPolicy, n_copies: int, noise: float, blocked: bool) -> None:
+    """Embedding level (/tmp/review2/copies.py): 60 train / 20 holdout / 40 synthetic, n_copies of
+    training subject 0 among fresh samples. 10 copies passed the old default (copy fraction 0.4)."""
+    from audits import run_audits
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(256)
+    train, holdout = _gaussian_cohort(rng, 60, base), _gaussian_cohort(rng, 20, base)
+    # noise: a perturbation of norm ~noise on the unit embedding (distinct subjects are ~1 apart)
+    copies = np.repeat(train[:1], n_copies, axis=0) + noise / 16 * rng.standard_normal((n_copies, 256)).astype(np.float32)
+    synthetic = np.concatenate([_gaussian_cohort(rng, 40 - n_copies, base), copies / np.linalg.norm(copies, axis=1, keepdims=True)])
+    results = run_audits(params=default_policy.policy.audit.model_copy(update={"n_bootstrap": 100}), train_embeddings=train,
+                         holdout_embeddings=holdout, synthetic_embeddings=synthetic)
+    verdict = evaluate_gate(policy=default_policy, results=results)
+    assert verdict.passed is not blocked, verdict.failed
+    assert results.memorization.near_copies == n_copies and results.memorization.near_copy_subjects == min(n_copies, 1)
+    if blocked:
+        assert "memorization.near_copies" in {c.name for c in verdict.failed}
+
+
+def test_duplicated_real_subject_makes_near_copies_unmeasurable(default_policy: LoadedPolicy) -> None:
+    eye = np.eye(80, dtype=np.float32)
+    train, holdout, synthetic = eye[:40], eye[40:60], eye[60:]
+    ok = evaluate_gate(policy=default_policy, results=dataclasses.replace(
+        clean_results(), memorization=memorization_audit(synthetic=synthetic, train=train, holdout=holdout)))
+    assert ok.passed, ok.failed  # control
+    duplicated = np.concatenate([train, train[:1]])  # the same scan twice in the training set
+    verdict = evaluate_gate(policy=default_policy, results=dataclasses.replace(
+        clean_results(), memorization=memorization_audit(synthetic=synthetic, train=duplicated, holdout=holdout)))
+    crit = next(c for c in verdict.criteria if c.name == "memorization.near_copies")
+    assert not verdict.passed and not crit.passed and not crit.measurable and "deduplicate" in crit.note

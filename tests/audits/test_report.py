@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dataclasses
+
 import numpy as np
 from audit_helpers import clean_results
 
@@ -15,6 +17,7 @@ from audits import (
     internal_report,
     write_json_atomic,
 )
+from audits.membership import evaluate_attack
 from audits.report import write_pairs_png
 
 KEYS = ["sha-train-aaaa", "sha-train-bbbb"]
@@ -37,9 +40,15 @@ def test_external_report_has_contract_fields_and_aggregates_only(default_policy:
     assert set(attack) >= {"name", "auc", "auc_ci", "tpr_at_fpr", "min_measurable_fpr"}
     assert set(attack["tpr_at_fpr"]) == {"0.01", "0.001"} and attack["min_measurable_fpr"] == 0.05
     assert {"copies", "closer_to_train_fraction", "binomial_p"} <= set(external["memorization"])
-    # no list longer than a CI pair or the criteria list: nothing per subject
+    # no list longer than a CI pair except the criteria and the coarsened figures: nothing per subject
+    roc, hist = attack["roc"], external["memorization"]["distance_histograms"][0]
+    figures = [roc["fpr"], roc["tpr"], hist["edges"], *hist["counts"].values()]
     lists = [v for v in _walk(external) if isinstance(v, list)]
-    assert all(len(v) <= 2 or v is external["gate"]["criteria"] for v in lists)
+    assert all(len(v) <= 2 or v is external["gate"]["criteria"] or any(v is f for f in figures) for v in lists)
+    for values, n in ((roc["fpr"], 20), (roc["tpr"], 40)):  # every ROC step: 0 or >= 3 real subjects
+        assert all(step == 0 or step >= 3 for step in np.rint(np.diff(values) * n).astype(int))
+    assert all(c == 0 or c >= 3 for counts in hist["counts"].values() for c in counts)
+    assert sum(hist["counts"]["nearest training subject"]) == external["memorization"]["n_synthetic"]
     text = json.dumps(external)
     assert "INTERNAL" not in text and "sha-train" not in text and "tau" not in text
 
@@ -57,3 +66,44 @@ def test_pairs_png_written(tmp_path: Path) -> None:
     img = np.random.default_rng(0).random((8, 8))
     path = write_pairs_png(path=tmp_path / "internal" / "pairs.png", pairs=[(img, img, "sim 1.000")])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_values_of_single_real_subjects_and_exception_text_stay_internal(default_policy: LoadedPolicy, monkeypatch) -> None:
+    import audits.gate
+
+    secret = "/hospital/pacs/patient042/run.pt"
+
+    def raising(*args: object, **kwargs: object) -> list:
+        raise FileNotFoundError(secret)
+
+    monkeypatch.setattr(audits.gate, "_dp_criteria", raising)  # a criterion that raises while evaluated
+    policy = dataclasses.replace(default_policy, policy=default_policy.policy.model_copy(update={"max_pixel_ncc": 0.99}))
+    base = clean_results()
+    results = dataclasses.replace(
+        base,
+        memorization=dataclasses.replace(base.memorization, max_pixel_ncc=0.97316),  # NCC of one synthetic/real pair
+        errors=(f"attack denoising_error_static: FileNotFoundError: {secret}",),
+    )
+    verdict = evaluate_gate(policy=policy, results=results)
+    external = json.dumps(external_privacy_report(verdict=verdict, results=results))
+    internal = json.dumps(internal_report(verdict=verdict, results=results))
+    assert "patient042" not in external and "/hospital" not in external and "0.97316" not in external
+    ncc = next(c for c in json.loads(external)["gate"]["criteria"] if c["name"] == "memorization.pixel_ncc")
+    assert ncc["value"] is None and ncc["value_withheld"] is True and ncc["threshold"] == 0.99 and ncc["passed"] is True
+    assert external.count("see the internal audit report") == 2  # the audit error and the raising criterion
+    # control: the internal report keeps all of it (criterion details and the error list)
+    assert internal.count("patient042") >= 3 and "0.97316" in internal
+
+
+def test_attack_orientation_is_reported(default_policy: LoadedPolicy) -> None:
+    rng = np.random.default_rng(0)
+    inverted = evaluate_attack(name="denoising_error_static", member_scores=rng.uniform(2, 3, 30),
+                               nonmember_scores=rng.uniform(0, 1, 30), lower_is_member=True, n_bootstrap=50)
+    declared = evaluate_attack(name="vae_reconstruction", member_scores=rng.uniform(0, 1, 30),
+                               nonmember_scores=rng.uniform(0.5, 1.5, 30), lower_is_member=True, n_bootstrap=50)
+    results = dataclasses.replace(clean_results(), attacks=(inverted, declared))
+    verdict = evaluate_gate(policy=default_policy, results=results)
+    attacks = external_privacy_report(verdict=verdict, results=results)["membership"]["attacks"]
+    assert attacks[0]["orientation"] == "inverted" and attacks[0]["auc"] == 0.0
+    assert attacks[0]["tpr_orientation"] == {"0.01": "inverted", "0.001": "inverted"} and attacks[0]["tpr_at_fpr"]["0.01"] == 1.0
+    assert attacks[1]["orientation"] == "declared" and attacks[1]["tpr_orientation"]["0.01"] == "declared"  # control

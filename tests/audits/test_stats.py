@@ -57,3 +57,17 @@ def test_binomial_p_fixed_values() -> None:
 def test_bad_scores_raise_typed_errors(bad: np.ndarray) -> None:
     with pytest.raises(AuditInputError):
         roc_auc(member_scores=bad, nonmember_scores=np.array([0.0]))
+
+
+def test_tpr_either_way_reports_the_worse_orientation() -> None:
+    from audits.stats import tpr_at_fpr_either_way
+
+    nonmembers = np.arange(100, dtype=float)  # 0..99
+    low_members = np.array([-5.0, -4.0, -3.0, 50.0])  # three members BELOW every non-member
+    declared = tpr_at_fpr(member_scores=low_members, nonmember_scores=nonmembers, fpr=0.01)
+    assert declared.tpr == 0.0  # the one-sided measure sees nothing
+    worse = tpr_at_fpr_either_way(member_scores=low_members, nonmember_scores=nonmembers, fpr=0.01)
+    assert (worse.tpr, worse.achieved_fpr, worse.orientation) == (0.75, 0.01, "inverted")
+    # negative control: members above the non-members keep the declared orientation and figure
+    high = tpr_at_fpr_either_way(member_scores=np.array([98.5, 99.5, 50.0, 120.0]), nonmember_scores=nonmembers, fpr=0.01)
+    assert (high.tpr, high.orientation) == (0.75, "declared")

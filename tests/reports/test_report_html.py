@@ -94,6 +94,38 @@ def test_roc_only_when_present(reports, synthetic, real_holdout):
     assert "Membership-inference ROC" in with_roc and "Membership-inference ROC" not in without
 
 
+def test_figures_from_the_audit_report_render(reports, synthetic):
+    """The coarsened ROC and the distance histogram that audits.report writes into privacy.json reach the page."""
+    import numpy as np
+
+    from audits import evaluate_attack, evaluate_gate, external_privacy_report, load_policy, memorization_audit
+    from audits.results import AuditResults
+    from synthshare.config import CONFIG_DIR
+
+    rng = np.random.default_rng(0)
+    unit = lambda x: (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    base = rng.standard_normal(64)
+    train, holdout, fake = (unit(base + rng.standard_normal((n, 64))) for n in (40, 20, 30))
+    results = AuditResults(
+        attacks=(evaluate_attack(name="data_nearest_synthetic", member_scores=rng.normal(size=40), nonmember_scores=rng.normal(size=20),
+                                 lower_is_member=False, n_bootstrap=50),),
+        memorization=memorization_audit(synthetic=fake, train=train, holdout=holdout, n_permutations=99),
+    )
+    privacy = external_privacy_report(verdict=evaluate_gate(policy=load_policy(path=CONFIG_DIR / "policy" / "default.yaml"), results=results),
+                                      results=results)
+    privacy["dp"] = {"enabled": False, "epsilon": None, "delta": None, "unit": "subject"}
+    assert "roc" in privacy["membership"]["attacks"][0] and privacy["memorization"]["distance_histograms"]
+    privacy["gate"]["criteria"].append({"name": "memorization.pixel_ncc", "value": None, "value_withheld": True, "threshold": 0.99,
+                                        "passed": True})
+    html = render_report_html(fidelity=reports[0], utility=reports[1], privacy=privacy, synthetic=synthetic, real_curves=None)
+    del privacy["membership"]["attacks"][0]["roc"], privacy["memorization"]["distance_histograms"]
+    plain = render_report_html(fidelity=reports[0], utility=reports[1], privacy=privacy, synthetic=synthetic, real_curves=None)
+    assert html.count(PNG) == plain.count(PNG) + 2  # control: without the fields neither figure is drawn
+    assert "Membership-inference ROC" in html and "Distance histograms" in html
+    assert "Membership-inference ROC" not in plain and "Distance histograms" not in plain
+    assert '<td class="num">withheld</td>' in html  # the withheld single-subject value is named, not "None"
+
+
 def test_no_real_per_subject_value_leaks(reports, synthetic):
     # Real subjects with unmistakable per-subject values: only their aggregate may appear.
     base = make_prepared(4, seed=21)
