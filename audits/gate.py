@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from audits.aggregates import MIN_AGGREGATE_COUNT
 from audits.membership import AttackResult
 from audits.memorization import MemorizationResult
 from audits.policy import LoadedPolicy, Policy
@@ -78,6 +79,16 @@ def _check(
     return Criterion(name=name, value=value, threshold=threshold, passed=ok, measurable=True, note=note, subject_level=subject_level)
 
 
+def tpr_is_subject_level(*, tpr: float, n_members: int, measurable: bool) -> bool:
+    """A TPR at low FPR counts the members beyond the top non-members: a first ROC step. Below the smallest
+    measurable FPR, or when it counts 1 or 2 members, it says which few real subjects stand out (e.g. "exactly
+    one training subject beats every holdout subject"): such values stay in the internal report."""
+    if not measurable:
+        return True
+    count = round(float(tpr) * n_members) if math.isfinite(float(tpr)) else 0
+    return 0 < count < MIN_AGGREGATE_COUNT
+
+
 def _attack_criteria(attack: AttackResult, policy: Policy) -> list[Criterion]:
     few = min(attack.n_members, attack.n_nonmembers) < policy.min_subjects
     size_note = f"{attack.n_members} members, {attack.n_nonmembers} non-members; policy needs >= {policy.min_subjects} each"
@@ -104,7 +115,9 @@ def _attack_criteria(attack: AttackResult, policy: Policy) -> list[Criterion]:
             continue
         note = f"worse orientation: {point.orientation}" if point.measurable else \
             f"fpr {fpr:g} < min measurable fpr {point.min_measurable_fpr:.3g} = 1/n_nonmembers"
-        out.append(_check(name=name, value=point.tpr, threshold=max_tpr, kind="max", measurable=point.measurable and not few, policy=policy, note=note or (size_note if few else "")))
+        out.append(_check(name=name, value=point.tpr, threshold=max_tpr, kind="max", measurable=point.measurable and not few,
+                          policy=policy, note=note or (size_note if few else ""),
+                          subject_level=tpr_is_subject_level(tpr=point.tpr, n_members=attack.n_members, measurable=point.measurable)))
     return out
 
 

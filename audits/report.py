@@ -29,7 +29,7 @@ import numpy as np
 
 from audits.aggregates import COSINE_DISTANCE_EDGES, coarse_roc, histogram
 from audits.embedding import EmbeddingSpec
-from audits.gate import Criterion, Verdict
+from audits.gate import Criterion, Verdict, tpr_is_subject_level
 from audits.membership import AttackResult
 from audits.memorization import MemorizationResult
 from audits.results import AuditResults
@@ -72,12 +72,16 @@ def _gate(verdict: Verdict, *, internal: bool = False) -> dict[str, Any]:
 
 def _attack(attack: AttackResult) -> dict[str, Any]:
     points = sorted(attack.tpr_at_fpr.items(), reverse=True)
+    withheld = {fpr: tpr_is_subject_level(tpr=point.tpr, n_members=attack.n_members, measurable=point.measurable)
+                for fpr, point in points}
     out = {
         "name": attack.name,
         "auc": _num(attack.auc),
         "auc_ci": [_num(attack.auc_ci[0]), _num(attack.auc_ci[1])],
         "orientation": attack.orientation,
-        "tpr_at_fpr": {f"{fpr:g}": _num(point.tpr) for fpr, point in points},
+        # below the smallest measurable FPR, or counting 1-2 members, a TPR singles out real subjects: withheld
+        "tpr_at_fpr": {f"{fpr:g}": None if withheld[fpr] else _num(point.tpr) for fpr, point in points},
+        "tpr_withheld": {f"{fpr:g}": withheld[fpr] for fpr, _ in points},
         "tpr_orientation": {f"{fpr:g}": point.orientation for fpr, point in points},
         "tpr_measurable": {f"{fpr:g}": point.measurable for fpr, point in points},
         "min_measurable_fpr": _num(attack.min_measurable_fpr),

@@ -38,7 +38,9 @@ def audit(
         value = "-" if c.value is None else f"{c.value:.4g}"
         threshold = "-" if c.threshold is None else f"{c.threshold:.4g}"
         result = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
-        table.add_row(escape(c.name), value, threshold, result, escape(c.note or ""))
+        # the console is inside the hospital: the internal detail (exception text) is shown beside the note
+        note = "; ".join(part for part in (c.note, getattr(c, "detail", "")) if part)
+        table.add_row(escape(c.name), value, threshold, result, escape(note))
     console.print(table)
     print_plain(f"reports: {out / 'privacy.json'} (aggregates) and {out / 'INTERNAL'} (internal only, never release)")
     if not verdict.passed:

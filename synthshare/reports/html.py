@@ -22,6 +22,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from synthshare.data.prepared import SyntheticSubject
 from synthshare.errors import BadInputError
+from synthshare.privacy_statement import NO_GUARANTEE as PLAIN_NO_GUARANTEE
+from synthshare.privacy_statement import guarantee_statement
 from synthshare.reports import plots
 
 NO_GUARANTEE = "NO FORMAL PRIVACY GUARANTEE: differential privacy was off when this generator was trained"
@@ -62,15 +64,18 @@ def _privacy_summary(privacy: Mapping) -> dict:
     dp = privacy.get("dp") or {}
     gate = privacy.get("gate") or {}
     passed = gate.get("passed")
-    if dp.get("enabled") is True:
-        statement = (
-            f"Differential privacy: ({_fmt(dp.get('epsilon'))}, {_fmt(dp.get('delta'))})-DP "
-            f"at the level of one {dp.get('unit', 'subject')}, over every component trained on real data."
-        )
+    # one sentence for every report (privacy_statement.guarantee_statement): the scope of a DP guarantee,
+    # or the reason there is none (DP off, or on without a finite epsilon)
+    guarantee = guarantee_statement(dp)
+    formal = not guarantee.startswith(PLAIN_NO_GUARANTEE)
+    if formal:
+        statement = f"Differential privacy: {guarantee}."
+    elif dp.get("enabled") is True:
+        statement = "NO FORMAL PRIVACY GUARANTEE: differential privacy was on, but no finite (epsilon, delta) was accounted"
     else:
         statement = NO_GUARANTEE
     return {
-        "dp_enabled": dp.get("enabled") is True,
+        "dp_enabled": formal,
         "statement": statement,
         "gate_passed": passed is True,
         "gate_text": "PASSED" if passed is True else ("BLOCKED" if passed is False else "NO VERDICT (treat as blocked)"),

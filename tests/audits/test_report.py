@@ -105,5 +105,41 @@ def test_attack_orientation_is_reported(default_policy: LoadedPolicy) -> None:
     verdict = evaluate_gate(policy=default_policy, results=results)
     attacks = external_privacy_report(verdict=verdict, results=results)["membership"]["attacks"]
     assert attacks[0]["orientation"] == "inverted" and attacks[0]["auc"] == 0.0
-    assert attacks[0]["tpr_orientation"] == {"0.01": "inverted", "0.001": "inverted"} and attacks[0]["tpr_at_fpr"]["0.01"] == 1.0
+    assert attacks[0]["tpr_orientation"] == {"0.01": "inverted", "0.001": "inverted"} and inverted.tpr_at_fpr[0.01].tpr == 1.0
+    assert attacks[0]["tpr_at_fpr"]["0.01"] is None  # 1% < 1/30: unmeasurable, so not released
     assert attacks[1]["orientation"] == "declared" and attacks[1]["tpr_orientation"]["0.01"] == "declared"  # control
+
+
+def test_a_tpr_that_singles_out_one_or_two_members_is_withheld(default_policy: LoadedPolicy) -> None:
+    """40 members, 30 non-members: exactly ONE member scores beyond every non-member (lower = member).
+    The exact TPR at 0.1% FPR (0.025 = "one training subject beats every holdout subject") is a first
+    ROC step of one subject: privacy.json gives null, the internal report keeps the value."""
+    rng = np.random.default_rng(0)
+    nonmembers = rng.uniform(1.0, 2.0, 30)
+    members = np.concatenate([[0.5], rng.uniform(1.0, 2.0, 39)])
+    attack = evaluate_attack(name="data_nearest_synthetic", member_scores=members, nonmember_scores=nonmembers,
+                             lower_is_member=True, seed=0)
+    results = dataclasses.replace(clean_results(), attacks=(attack,))
+    verdict = evaluate_gate(policy=default_policy, results=results)
+    external = external_privacy_report(verdict=verdict, results=results)
+    released = external["membership"]["attacks"][0]
+    assert attack.tpr_at_fpr[0.001].tpr == 0.025  # the value exists (control) ...
+    assert released["tpr_at_fpr"]["0.001"] is None and released["tpr_withheld"]["0.001"] is True  # ... and stays in
+    criteria = {c["name"]: c for c in external["gate"]["criteria"]}
+    assert criteria["membership.data_nearest_synthetic.tpr_at_fpr_0.001"]["value"] is None
+    internal = internal_report(verdict=verdict, results=results, train_keys=KEYS)
+    assert any(c["value"] == 0.025 for c in internal["gate"]["criteria"] if c["name"].endswith("tpr_at_fpr_0.001"))
+
+
+def test_a_tpr_counting_three_or_more_members_is_released(default_policy: LoadedPolicy) -> None:
+    nonmembers = np.linspace(1.0, 2.0, 120)  # 1% FPR measurable (1/120 < 0.01)
+    members = np.concatenate([[0.1, 0.2, 0.3, 0.4], np.linspace(1.0, 2.0, 36)])  # 4 of 40 beyond every non-member
+    attack = evaluate_attack(name="data_nearest_synthetic", member_scores=members, nonmember_scores=nonmembers,
+                             lower_is_member=True, seed=0)
+    point = attack.tpr_at_fpr[0.01]
+    assert point.measurable and round(point.tpr * 40) >= 3
+    results = dataclasses.replace(clean_results(), attacks=(attack,))
+    external = external_privacy_report(verdict=evaluate_gate(policy=default_policy, results=results), results=results)
+    released = external["membership"]["attacks"][0]
+    assert released["tpr_at_fpr"]["0.01"] == point.tpr and released["tpr_withheld"]["0.01"] is False
+    assert released["tpr_withheld"]["0.001"] is True  # 0.1% is below 1/120: unmeasurable, withheld

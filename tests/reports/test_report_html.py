@@ -179,3 +179,16 @@ def test_renders_in_headless_chromium(reports, synthetic, real_holdout, tmp_path
     assert "synthshare release report" in dom
     assert dom.count(PNG) == 5
     assert NO_GUARANTEE in dom
+
+
+def test_the_page_states_the_dp_scope_and_never_overclaims():
+    from synthshare.privacy_statement import DP_SCOPE
+    from synthshare.reports.html import _privacy_summary
+
+    on = _privacy_summary({"dp": {"enabled": True, "epsilon": 8.0, "delta": 1e-5, "unit": "subject"}})
+    assert on["dp_enabled"] and "(8, 1e-05)-DP per subject" in on["statement"] and DP_SCOPE in on["statement"]
+    assert "every component" not in on["statement"]
+    unbounded = _privacy_summary({"dp": {"enabled": True, "epsilon": None, "delta": 1e-5}})
+    assert not unbounded["dp_enabled"] and unbounded["statement"].startswith("NO FORMAL PRIVACY GUARANTEE")
+    off = _privacy_summary({"dp": {"enabled": False}})
+    assert not off["dp_enabled"] and "differential privacy was off" in off["statement"]
