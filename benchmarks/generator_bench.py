@@ -173,7 +173,7 @@ from synthshare.sample.sampler import (
     subject_seed,
 )
 from synthshare.train.run_dir import RunDir
-from synthshare.train.trainer import stage_hashes, train_run
+from synthshare.train.trainer import conditions_fingerprint, stage_hashes, train_run
 
 
 def real_curve_subjects(*, phantom: Path, cohort, keys: list[str], config: Config) -> list[PreparedSubject]:
@@ -308,9 +308,10 @@ def motion_membership(*, generator, run_dir: Path, train: list[PreparedSubject],
     return {"auc": attack.auc, "auc_ci": list(attack.auc_ci)}
 
 
-def baseline_key(*, config: Config, train_keys: list[str]) -> str:
+def baseline_key(*, config: Config, cohort, train_keys: list[str]) -> str:
     """What the per-frame baseline's weights depend on: the motion stage's inputs, whatever the joint model's layout."""
-    return stage_hashes(config=config.with_updates({"motion": {"layout": "frames_in_channels"}}), train_keys=train_keys)["motion"]
+    return stage_hashes(config=config.with_updates({"motion": {"layout": "frames_in_channels"}}), train_keys=train_keys,
+                        conditions_sha256=conditions_fingerprint(cohort=cohort, train_keys=train_keys))["motion"]
 
 
 def with_sampling(generator, overrides: dict, *, flag: str):
@@ -443,7 +444,7 @@ def main() -> None:
     if wanted is None or wanted & {"perframe_model_shared_noise", "perframe_model_independent_noise"}:
         # the published per-frame motion model (benchmarks/perframe_baseline.py), trained once and cached in --work
         t0 = time.perf_counter()
-        baseline = perframe_for_run(generator=generator, motion_hash=baseline_key(config=config, train_keys=split.train),
+        baseline = perframe_for_run(generator=generator, motion_hash=baseline_key(config=config, cohort=cohort, train_keys=split.train),
                                     cohort=cohort, train_keys=split.train, folder=work / "perframe_baseline")
         figures["perframe_baseline_seconds"] = round(time.perf_counter() - t0, 1)
         figures["perframe_baseline_final_loss"] = baseline.final_loss

@@ -41,6 +41,7 @@ from synthshare.config import CONFIG_DIR
 from synthshare.data.prepared import PreparedSubject
 from synthshare.errors import BadInputError, DataError
 from synthshare.privacy_statement import dp_section
+from synthshare.train.run_dir import RunDirError
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ def _model_scores(
         from synthshare.sample.generator import load_generator
 
         generator = load_generator(run_dir=run_dir)
+    except RunDirError:
+        raise  # a stale or malformed run is bad input (exit 2, with the command that fixes it), not a verdict
     except Exception as err:  # no model, no model-side audit: recorded, and the gate blocks
         log.exception("cannot load the generator for model-side scores")
         return {}, {}, [f"model-side scores: cannot load the generator: {type(err).__name__}: {err}"]

@@ -14,7 +14,7 @@ from synthshare.cli.common import console, handle_errors, print_plain, progress_
 def phantom(
     out: Annotated[Path, typer.Argument(help="New (or empty) folder to write the cohort into.")],
     n: Annotated[int, typer.Option("--n", min=1, help="Number of subjects (round-robin over NOR, MINF, DCM, HCM, RV).")] = 40,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice; same seed, same bytes.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of every random choice; same seed, same bytes.")] = 0,
     layout: Annotated[Literal["acdc", "mnms2"], typer.Option("--layout", help="Folder layout to write: acdc or mnms2.")] = "acdc",
     size: Annotated[int, typer.Option("--size", min=16, help="In-plane size H (images are H x H voxels).")] = 96,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Processes rendering side by side; 0: one per CPU core. The bytes do not depend on it.")] = 0,

@@ -35,7 +35,7 @@ def release(
     policy: Annotated[Path | None, typer.Option("--policy", help="Gate policy YAML (default: configs/policy/default.yaml).")] = None,
     epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total DP budget per subject; turns DP-SGD on.")] = None,
     delta: Annotated[float | None, typer.Option("--delta", help="DP delta (default: below 1/n_subjects).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for split, training and sampling.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed for split, training and sampling.")] = None,
     work: Annotated[
         Path | None, typer.Option("--work", help="Internal work folder (default: .<OUT>.work beside OUT); a re-run resumes from it.")
     ] = None,

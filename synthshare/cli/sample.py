@@ -50,12 +50,18 @@ def samples_csv(subjects: list[SyntheticSubject]) -> str:
 @handle_errors
 def sample(
     run: Annotated[Path, typer.Option("--run", help="A run folder trained by `synthshare train`.")],
-    n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic subjects.")],
     out: Annotated[Path, typer.Option("--out", help="New output folder (must not exist).")],
-    conditions: Annotated[
-        Path | None, typer.Option("--conditions", help="CSV: group, lv_edv, lv_esv [, lv_ef, rv_edv, myo_mass, slices].")
+    n: Annotated[
+        int | None,
+        typer.Option("--n", min=1, help="Number of synthetic subjects. Required without --conditions; with --conditions "
+                     "it defaults to the CSV's row count and, if given, must equal it (one subject per row)."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Sampling seed (each subject's own seed is derived from it).")] = 0,
+    conditions: Annotated[
+        Path | None,
+        typer.Option("--conditions", help="CSV, one row per subject: group, lv_edv, lv_esv (mL) [, lv_ef (%), rv_edv (mL), "
+                     "myo_mass (g), slices (whole, within the run's grid)]; other columns are refused."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Sampling seed (each subject's own seed is derived from it).")] = 0,
 ) -> None:
     """Sample synthetic subjects (BIDS-like NIfTI) and samples.csv (requested vs measured volumes)."""
     from synthshare.distributed import torchrun_session
@@ -66,7 +72,7 @@ def sample(
         _sample(run=run, n=n, out=out, conditions=conditions, seed=seed, shard=shard)
 
 
-def _sample(*, run: Path, n: int, out: Path, conditions: Path | None, seed: int, shard: Shard) -> None:
+def _sample(*, run: Path, n: int | None, out: Path, conditions: Path | None, seed: int, shard: Shard) -> None:
     from synthshare.atomic import write_json
     from synthshare.errors import BadInputError
     from synthshare.release.bids import write_synthetic_subject
@@ -76,8 +82,16 @@ def _sample(*, run: Path, n: int, out: Path, conditions: Path | None, seed: int,
 
     if out.exists():
         raise BadInputError(f"{out}: already exists; choose a new --out folder (nothing is overwritten)")
+    if n is None and conditions is None:
+        raise BadInputError("--n is required without --conditions; give the number of synthetic subjects")
     generator = load_generator(run_dir=run)
-    requested = None if conditions is None else read_conditions_csv(path=conditions, prior=generator.prior)
+    requested = None
+    if conditions is not None:
+        requested = read_conditions_csv(path=conditions, prior=generator.prior, grid_slices=generator.config.data.slices)
+        if n is not None and n != len(requested):
+            raise BadInputError(f"{conditions}: {len(requested)} row(s) but --n {n}; one subject is sampled per row, so "
+                                f"drop --n or give --n {len(requested)} (or add / remove rows)")
+        n = len(requested)
     if not generator.ledger.get("enabled") and progress_enabled():
         err_console.print(f"[yellow]{NO_PRIVACY_BANNER}[/yellow]")
     if progress_enabled():

@@ -15,6 +15,7 @@ from synthshare.cli.common import (
     NO_PRIVACY_BANNER,
     err_console,
     handle_errors,
+    print_error,
     print_plain,
     progress_enabled,
     state,
@@ -30,7 +31,7 @@ def train(
         str | None, typer.Option("--stage", help="Train up to this stage: vae, static or motion (default: all).")
     ] = None,
     epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total DP budget (per subject); default: the config's.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for split, initialisation and training.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed for split, initialisation and training.")] = None,
 ) -> None:
     """Train the cascaded generator (optionally with DP-SGD) into RUN."""
     from synthshare.distributed import torchrun_session
@@ -46,7 +47,7 @@ def _train(*, data: Path, run: Path, config: str, stage: str | None, epsilon: fl
     from synthshare.config import load_config
     from synthshare.errors import BadInputError
     from synthshare.train.prepare import prepare_and_split
-    from synthshare.train.run_dir import STAGES, RunDir
+    from synthshare.train.run_dir import STAGES, RunDir, stale_stages
     from synthshare.train.trainer import train_run
 
     if stage is not None and stage not in STAGES:
@@ -86,3 +87,9 @@ def _train(*, data: Path, run: Path, config: str, stage: str | None, epsilon: fl
                       f"at delta = {ledger.delta:g} (per subject)")
     else:
         print_plain(f"trained up to {until} in {run}: {NO_PRIVACY_BANNER}")
+    stale = stale_stages(run=run_dir)  # finished earlier from inputs this run no longer has
+    if stale:
+        print_error("warning", f"stage(s) {', '.join(stale)} in {run} are now out of date (trained from other inputs than this run's "
+                    "config, train subjects or upstream stages); `synthshare sample` and `synthshare audit` refuse the run "
+                    f"until they are retrained: `synthshare train --data {data} --config {run_dir.config_json} --run {run} "
+                    "--stage motion`")

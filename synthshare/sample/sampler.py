@@ -23,6 +23,7 @@ import torch
 from privacy.distributed import SINGLE, Shard, gather_to_main
 from synthshare.data.measures import measure, volume_curve_ml
 from synthshare.data.prepared import SyntheticSubject
+from synthshare.errors import BadInputError
 from synthshare.labels import LV
 from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
@@ -144,7 +145,8 @@ def sample_cohort(
     *, run_dir: Path, n: int, seed: int, conditions: list[Condition] | None = None,
     progress: SampleProgress | None = None, generator: TrainedGenerator | None = None, shard: Shard = SINGLE,
 ) -> list[SyntheticSubject]:
-    """n synthetic subjects "syn0001".. from a trained run; conditions drawn from the released prior if None.
+    """n synthetic subjects "syn0001".. from a trained run; conditions drawn from the released prior if None,
+    else exactly n of them (one per subject, in order).
 
     With `shard` (several ranks; a collective): this rank samples the batches b % world == rank;
     rank 0 returns all n in order, the other ranks an empty list. `progress` counts this rank's subjects.
@@ -152,8 +154,8 @@ def sample_cohort(
     gen = generator if generator is not None else load_generator(run_dir=run_dir)
     if conditions is None:
         conditions = draw_conditions(prior=gen.prior, n=n, rng=np.random.default_rng(seed))
-    elif len(conditions) != n:
-        conditions = [conditions[i % len(conditions)] for i in range(n)]
+    elif len(conditions) != n:  # never truncate or repeat a user's rows silently
+        raise BadInputError(f"{len(conditions)} condition(s) for {n} subject(s); give one condition per subject")
     spacing = tuple(float(v) for v in gen.config.data.spacing)
     batch = gen.config.sampling.batch_size
     starts = shard.take(range(0, n, batch)) if shard.distributed else list(range(0, n, batch))

@@ -65,10 +65,20 @@ def load_checkpoint(*, weights_path: Path, state_path: Path) -> tuple[dict[str, 
             saved_step = int((handle.metadata() or {}).get("step", -1))
     except (OSError, json.JSONDecodeError, SafetensorError, ValueError) as err:
         raise CheckpointError(f"{weights_path.parent}: unreadable checkpoint ({err}); delete that folder to retrain the stage") from err
+    fix = f"delete {weights_path.parent} to retrain the stage"
+    if not isinstance(raw, dict) or "state" not in raw:
+        raise CheckpointError(f"{state_path}: not a checkpoint state file (no 'state' object); {fix}")
     if saved_step != raw.get("step"):
         raise CheckpointError(f"{weights_path.parent}: checkpoint step {saved_step} != state step {raw.get('step')}; delete that folder to retrain the stage")
     weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    return weights, unflatten(raw["state"], tensors=tensors), int(raw["step"])
+    try:
+        state = unflatten(raw["state"], tensors=tensors)
+    except (KeyError, TypeError, ValueError) as err:  # a missing "__items__", a tensor not in the weights file, ...
+        raise CheckpointError(f"{state_path}: malformed state ({type(err).__name__}: {err}) or not written with "
+                              f"{weights_path.name}; {fix}") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{state_path}: the state is a {type(state).__name__}, not an object; {fix}")
+    return weights, state, int(raw["step"])
 
 
 def save_weights(*, path: Path, weights: dict[str, torch.Tensor]) -> None:

@@ -31,8 +31,8 @@ from synthshare.train.run_dir import (
     RunDir,
     RunDirError,
     Stage,
+    chain_hashes,
     keys_fingerprint,
-    stage_hash,
 )
 from synthshare.train.vae_stage import build_vae, vae_job
 
@@ -43,23 +43,31 @@ class SubjectSource(Protocol):
     def load(self, key: str) -> PreparedSubject: ...
 
 
-def stage_hashes(*, config: Config, train_keys: list[str]) -> dict[str, str]:
+def conditions_fingerprint(*, cohort: SubjectSource, train_keys: list[str]) -> str:
+    """sha256 of the train subjects' conditions (group and measures), by key.
+
+    A subject key hashes its image and labels only: correcting a subject's diagnosis group changes the
+    released prior and the condition vectors without changing any key, so the chain hashes this too.
+    """
+    rows = sorted(([key, subject_conditions(subject=cohort.load(key))] for key in train_keys), key=lambda row: row[0])
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+def stage_hashes(*, config: Config, train_keys: list[str], conditions_sha256: str) -> dict[str, str]:
     """Hash of every stage (and of the statistics release) for these inputs.
 
+    conditions_sha256: `conditions_fingerprint` of the train subjects (their groups are not in their keys).
     The statistics depend on the data grid (the `slices` condition) and, under DP, on the steward's
     dp-noise key (its id, not the key): a new key retrains the whole chain, so a run is never
     finished with noise from a key other than the one its provenance names.
     """
     payload: dict[str, Any] = {"stage": "stats", "privacy": config.to_dict()["privacy"], "data": config.to_dict()["data"],
-                               "seed": config.seed, "train_keys": keys_fingerprint(train_keys)}
+                               "seed": config.seed, "train_keys": keys_fingerprint(train_keys),
+                               "conditions": conditions_sha256}
     if config.privacy.epsilon is not None:
         payload["dp_noise_key"] = key_id(load_key("dp-noise"))
     stats = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-    out = {"stats": stats}
-    upstream = stats
-    for stage in STAGES:
-        upstream = out[stage] = stage_hash(stage=stage, config=config, train_keys=train_keys, upstream_hash=upstream)
-    return out
+    return {"stats": stats, **chain_hashes(config=config, train_keys_sha256=keys_fingerprint(train_keys), stats_hash=stats)}
 
 
 _PLANS: dict[tuple[str, int], tuple[dict[str, DPParams], float | None, float]] = {}
@@ -104,19 +112,27 @@ def _initial_ledger(*, config: Config, n_train: int) -> PrivacyLedger:
     return PrivacyLedger.disabled() if plan is None else PrivacyLedger(delta=plan[2])
 
 
-def train_conditions(*, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir) -> tuple[dict, PrivacyLedger]:
-    """Release the conditioning statistics (skipped when conditions.json has the same hash)."""
-    h = stage_hashes(config=config, train_keys=train_keys)["stats"]
+def train_conditions(
+    *, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir, conditions_sha256: str | None = None,
+) -> tuple[dict, PrivacyLedger]:
+    """Release the conditioning statistics (skipped when conditions.json has the same hash).
+
+    conditions_sha256: `conditions_fingerprint(cohort, train_keys)` when the caller has it (else computed).
+    """
+    if conditions_sha256 is None:
+        conditions_sha256 = conditions_fingerprint(cohort=cohort, train_keys=train_keys)
+    h = stage_hashes(config=config, train_keys=train_keys, conditions_sha256=conditions_sha256)["stats"]
     if run_dir.conditions_json.exists():
         existing = run_dir.read_json(run_dir.conditions_json)
         if existing.get("hash") == h:
-            return existing, PrivacyLedger.from_dict(existing["ledger"])
+            return existing, PrivacyLedger.from_dict(run_dir.field(run_dir.conditions_json, existing, "ledger"))
     plan = privacy_plan(config=config, n_train=len(train_keys))
     ledger = _initial_ledger(config=config, n_train=len(train_keys))
     conditions = [subject_conditions(subject=cohort.load(k)) for k in train_keys]
     payload, ledger = release_conditions(conditions=conditions, noise_multiplier=None if plan is None else plan[1],
                                          ledger=ledger, seed=config.seed)
     payload["hash"] = h
+    payload["train_keys_sha256"] = keys_fingerprint(train_keys)  # what `stale_stages` chains the stage hashes from
     run_dir.write_json(run_dir.conditions_json, payload)
     return payload, ledger
 
@@ -129,9 +145,11 @@ def _upstream_ledger(*, stage: Stage, run_dir: RunDir, hashes: dict[str, str]) -
         key = STAGES[STAGES.index(stage) - 1]
         record = run_dir.done(key)
     if record.get("hash") != hashes[key]:
-        raise RunDirError(f"{run_dir.root}: stage {key!r} is out of date for stage {stage!r}; train it first "
-                          f"(`synthshare train --run {run_dir.root} --stage {key}`)")
-    return PrivacyLedger.from_dict(record["ledger"])
+        name, target = ("the conditioning prior (conditions.json)", "vae") if key == "stats" else (f"stage {key!r}", key)
+        raise RunDirError(f"{run_dir.root}: {name} is out of date for stage {stage!r}; train it first "
+                          f"(`synthshare train --data DATA --config CONFIG --run {run_dir.root} --stage {target}`)")
+    path = run_dir.conditions_json if key == "stats" else run_dir.done_json(key)
+    return PrivacyLedger.from_dict(run_dir.field(path, record, "ledger"))
 
 
 def _train_latents(*, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir) -> torch.Tensor:
@@ -149,9 +167,15 @@ def train_stage(
     run_dir: RunDir,
     progress: Progress | None = None,
     stop_after: int | None = None,
+    conditions_sha256: str | None = None,
 ) -> tuple[PrivacyLedger, dict[str, Any]]:
-    """Train (or skip / resume) one stage; its upstream stages must be done. Returns (ledger, done record)."""
-    hashes = stage_hashes(config=config, train_keys=train_keys)
+    """Train (or skip / resume) one stage; its upstream stages must be done. Returns (ledger, done record).
+
+    conditions_sha256: `conditions_fingerprint(cohort, train_keys)` when the caller has it (else computed).
+    """
+    if conditions_sha256 is None:
+        conditions_sha256 = conditions_fingerprint(cohort=cohort, train_keys=train_keys)
+    hashes = stage_hashes(config=config, train_keys=train_keys, conditions_sha256=conditions_sha256)
     ledger = _upstream_ledger(stage=stage, run_dir=run_dir, hashes=hashes)
     plan = privacy_plan(config=config, n_train=len(train_keys))
     dp = None if plan is None else plan[0][stage]
@@ -161,15 +185,15 @@ def train_stage(
         job = vae_job(config=config, train_keys=train_keys, load=cohort.load, seed=seed)
     else:
         done = run_dir.done_json(stage)
-        if done.exists() and run_dir.read_json(done).get("hash") == hashes[stage]:
-            return PrivacyLedger.from_dict(run_dir.read_json(done)["ledger"]), run_dir.read_json(done)
-        codec = ConditionCodec.from_dict(run_dir.read_json(run_dir.conditions_json)["codec"])
+        if done.exists() and (record := run_dir.read_json(done)).get("hash") == hashes[stage]:
+            return PrivacyLedger.from_dict(run_dir.field(done, record, "ledger")), record
+        codec = ConditionCodec.from_dict(run_dir.field(run_dir.conditions_json, run_dir.read_json(run_dir.conditions_json), "codec"))
         cond = torch.from_numpy(codec.encode([subject_conditions(subject=cohort.load(k)) for k in train_keys]))
         latents = _train_latents(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir)
         if stage == "static":
             job = static_job(config=config, latents=latents, cond=cond, private=private, seed=seed)
         else:
-            scale = float(run_dir.done("static")["extra"]["latent_scale"])
+            scale = float(run_dir.field(run_dir.done_json("static"), run_dir.done("static"), "extra.latent_scale"))
             job = motion_job(config=config, latents=latents, cond=cond, latent_scale=scale, private=private, seed=seed)
     ema_decay = 0.0 if stage == "vae" else getattr(config, stage).ema_decay
     return run_job(job=job, stage_hash=hashes[stage], ema_decay=ema_decay, run_dir=run_dir, config=config, ledger=ledger, dp=dp,
@@ -185,8 +209,11 @@ def train_run(
         raise RunDirError("no training subjects: the split left the train set empty; add subjects or lower holdout_fraction")
     run_dir.root.mkdir(parents=True, exist_ok=True)
     run_dir.write_json(run_dir.config_json, config.to_dict())
-    _, ledger = train_conditions(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir)
+    fingerprint = conditions_fingerprint(cohort=cohort, train_keys=train_keys)
+    _, ledger = train_conditions(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir,
+                                 conditions_sha256=fingerprint)
     barrier()  # under torchrun: rank 0 has written conditions.json before any rank reads it
     for stage in STAGES[: STAGES.index(until) + 1]:
-        ledger, _ = train_stage(stage=stage, cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir, progress=progress)
+        ledger, _ = train_stage(stage=stage, cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir,
+                                progress=progress, conditions_sha256=fingerprint)
     return ledger

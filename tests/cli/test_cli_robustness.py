@@ -198,3 +198,15 @@ def test_keygen_into_an_unwritable_place_is_exit_2_and_leaves_no_half_pair(tmp_p
     result = runner.invoke(app, ["keygen", str(private)])
     assert result.exit_code == 2 and "cannot write the key" in result.output
     assert not private.exists()  # a retry must not meet "a key already exists"
+
+
+@pytest.mark.parametrize("argv", [["phantom", "PH", "--n", "2", "--seed", "-1"], ["release", "--out", "R", "--seed", "-1"]])
+def test_a_negative_seed_is_a_usage_error_before_any_work(tmp_path, argv):
+    from typer.testing import CliRunner
+
+    from synthshare.cli.app import app
+
+    argv = [str(tmp_path / a) if a in ("PH", "R") else a for a in argv]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2 and "seed" in result.output.lower()
+    assert not (tmp_path / "PH").exists() and not (tmp_path / "R").exists()

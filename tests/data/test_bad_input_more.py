@@ -208,16 +208,16 @@ def test_superscript_subject_code_is_a_missing_subject_not_a_crash(tmp_path, coh
 
 def _prior() -> dict:
     means = [[100.0] * len(MEASURE_FIELDS) for _ in CONDITION_GROUPS]
-    return {"statistics": {"means": means}}
+    return {"statistics": {"means": means, "counts": [1.0] * len(CONDITION_GROUPS)}}
 
 
 def test_conditions_row_longer_than_the_header_is_refused(tmp_path):
     path = tmp_path / "conditions.csv"
     path.write_text("group,lv_edv,lv_esv\nNOR,150,60\nNOR,150,60,EXTRA\n")
     with pytest.raises(ConditionsError, match=r"conditions\.csv: 1 row\(s\) longer than the header:\n  - row 3: 4 fields .*'EXTRA'"):
-        read_conditions_csv(path=path, prior=_prior())
+        read_conditions_csv(path=path, prior=_prior(), grid_slices=4)
     path.write_text("group,lv_edv,lv_esv\nNOR,150,60\nNOR,150,60\n")  # negative control
-    assert [c["lv_edv"] for c in read_conditions_csv(path=path, prior=_prior())] == [150.0, 150.0]
+    assert [c["lv_edv"] for c in read_conditions_csv(path=path, prior=_prior(), grid_slices=4)] == [150.0, 150.0]
 
 
 # --- generic layout: one scan per patient -----------------------------------------------------

@@ -12,7 +12,7 @@ from synthshare.train.checkpoint import (
     save_checkpoint,
 )
 from synthshare.train.run_dir import RunDir
-from synthshare.train.trainer import stage_hashes, train_conditions, train_stage
+from synthshare.train.trainer import conditions_fingerprint, stage_hashes, train_conditions, train_stage
 
 
 def _weights(run: RunDir, stage: str) -> dict[str, torch.Tensor]:
@@ -74,17 +74,22 @@ def test_finished_stage_is_skipped_and_changed_config_retrains(tmp_path, cohort,
     train_stage(stage="vae", cohort=cohort, train_keys=keys, config=tiny_config, run_dir=run)
     assert run.checkpoint("vae").stat().st_mtime_ns == mtime  # skipped
     changed = tiny_config.with_updates({"vae": {"lr": 5e-3}})
-    assert stage_hashes(config=changed, train_keys=keys)["vae"] != stage_hashes(config=tiny_config, train_keys=keys)["vae"]
+    fp = conditions_fingerprint(cohort=cohort, train_keys=keys)
+    assert (stage_hashes(config=changed, train_keys=keys, conditions_sha256=fp)["vae"]
+            != stage_hashes(config=tiny_config, train_keys=keys, conditions_sha256=fp)["vae"])
     _, done = train_stage(stage="vae", cohort=cohort, train_keys=keys, config=changed, run_dir=run)
-    assert done["hash"] == stage_hashes(config=changed, train_keys=keys)["vae"]
+    assert done["hash"] == stage_hashes(config=changed, train_keys=keys, conditions_sha256=fp)["vae"]
     assert run.checkpoint("vae").stat().st_mtime_ns != mtime
 
 
 def test_hash_depends_on_train_keys_and_chains_upstream(cohort, tiny_config):
-    a = stage_hashes(config=tiny_config, train_keys=cohort.keys[:6])
-    b = stage_hashes(config=tiny_config, train_keys=cohort.keys[1:7])
+    def hashes(config, keys):
+        return stage_hashes(config=config, train_keys=keys, conditions_sha256=conditions_fingerprint(cohort=cohort, train_keys=keys))
+
+    a = hashes(tiny_config, cohort.keys[:6])
+    b = hashes(tiny_config, cohort.keys[1:7])
     assert all(a[s] != b[s] for s in a)
-    c = stage_hashes(config=tiny_config.with_updates({"vae": {"kl_weight": 0.1}}), train_keys=cohort.keys[:6])
+    c = hashes(tiny_config.with_updates({"vae": {"kl_weight": 0.1}}), cohort.keys[:6])
     assert c["stats"] == a["stats"] and all(c[s] != a[s] for s in ("vae", "static", "motion"))
 
 

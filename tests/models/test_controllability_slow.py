@@ -31,7 +31,7 @@ def test_larger_requested_edv_gives_larger_lv(tmp_path, tiny_config, make_cohort
 
     def measured(edv: float) -> float:
         cond = complete(condition={"group": "NOR", "lv_edv": edv, "lv_esv": 0.6 * edv}, prior=generator.prior)
-        subjects = sample_cohort(run_dir=run.root, n=8, seed=3, conditions=[cond], generator=generator)
+        subjects = sample_cohort(run_dir=run.root, n=8, seed=3, conditions=[cond] * 8, generator=generator)
         return float(np.mean([s.measured.lv_edv for s in subjects]))
 
     low, high = measured(small), measured(large)
@@ -39,7 +39,7 @@ def test_larger_requested_edv_gives_larger_lv(tmp_path, tiny_config, make_cohort
     # negative control: the same request twice (other noise) differs far less than small vs large
     again = float(np.mean([s.measured.lv_edv for s in sample_cohort(
         run_dir=run.root, n=8, seed=4, conditions=[complete(condition={"group": "NOR", "lv_edv": small, "lv_esv": 0.6 * small},
-                                                            prior=generator.prior)], generator=generator)]))
+                                                            prior=generator.prior)] * 8, generator=generator)]))
     assert abs(again - low) < 0.5 * (high - low)
 
 

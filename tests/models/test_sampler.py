@@ -83,7 +83,8 @@ def _csv(tmp_path, text: str):
 
 
 def test_conditions_csv_completes_rows(tmp_path, generator):
-    rows = read_conditions_csv(path=_csv(tmp_path, "group,lv_edv,lv_esv\nNOR,150,60\nDCM,250,200\n"), prior=generator.prior)
+    rows = read_conditions_csv(path=_csv(tmp_path, "group,lv_edv,lv_esv\nNOR,150,60\nDCM,250,200\n"), prior=generator.prior,
+                               grid_slices=generator.config.data.slices)
     assert rows[0]["lv_ef"] == pytest.approx(60.0) and rows[1]["group"] == "DCM"
     assert set(rows[0]) == {"group", "lv_edv", "lv_esv", "lv_ef", "rv_edv", "myo_mass", "slices"}
 
@@ -101,6 +102,6 @@ def test_conditions_csv_completes_rows(tmp_path, generator):
 def test_bad_conditions_csv_names_file_row_and_column(tmp_path, generator, text, message):
     path = _csv(tmp_path, text)
     with pytest.raises(ConditionsError) as info:
-        read_conditions_csv(path=path, prior=generator.prior)
+        read_conditions_csv(path=path, prior=generator.prior, grid_slices=generator.config.data.slices)
     assert message in str(info.value) and str(path) in str(info.value)
     assert isinstance(info.value, BadInputError)

@@ -24,7 +24,7 @@ from synthshare.train.checkpoint import load_weights
 from synthshare.train.conditions_stage import release_conditions
 from synthshare.train.run_dir import RunDir
 from synthshare.train.loop import DPParams, run_job
-from synthshare.train.trainer import stage_hashes
+from synthshare.train.trainer import conditions_fingerprint, stage_hashes
 from synthshare.train.vae_stage import vae_job
 
 
@@ -110,15 +110,16 @@ def test_training_without_dp_ignores_the_key(use_home, cohort, tiny_config, tmp_
 
 def test_stats_hash_follows_the_data_grid_and_the_dp_key(use_home, cohort, tiny_config, tmp_path):
     keys = cohort.keys[:6]
+    fp = conditions_fingerprint(cohort=cohort, train_keys=keys)
     use_home("a")
-    base = stage_hashes(config=tiny_config, train_keys=keys)
+    base = stage_hashes(config=tiny_config, train_keys=keys, conditions_sha256=fp)
     for update in ({"slices": 3}, {"spacing": [2.0, 2.0, 8.0]}):  # the `slices` condition depends on the grid
-        changed = stage_hashes(config=tiny_config.with_updates({"data": update}), train_keys=keys)
+        changed = stage_hashes(config=tiny_config.with_updates({"data": update}), train_keys=keys, conditions_sha256=fp)
         assert changed["stats"] != base["stats"], update
     dp = tiny_config.with_updates({"privacy": {"epsilon": 8.0}})
-    dp_a = stage_hashes(config=dp, train_keys=keys)
-    assert stage_hashes(config=dp, train_keys=keys) == dp_a
+    dp_a = stage_hashes(config=dp, train_keys=keys, conditions_sha256=fp)
+    assert stage_hashes(config=dp, train_keys=keys, conditions_sha256=fp) == dp_a
     use_home("b")
-    assert stage_hashes(config=tiny_config, train_keys=keys) == base  # DP off: the key is not an input
-    dp_b = stage_hashes(config=dp, train_keys=keys)
+    assert stage_hashes(config=tiny_config, train_keys=keys, conditions_sha256=fp) == base  # DP off: the key is not an input
+    dp_b = stage_hashes(config=dp, train_keys=keys, conditions_sha256=fp)
     assert all(dp_b[s] != dp_a[s] for s in dp_a)  # a new key retrains the chain, never resumes the old noise
