@@ -64,11 +64,11 @@ def test_self_contained_with_embedded_figures(reports, synthetic, real_holdout):
 
 def test_dp_statement_and_loud_no_dp_banner(reports, synthetic, real_holdout):
     with_dp = _render(reports, synthetic, real_holdout, dp=True)
-    assert "(8, 1e-05)-DP at the level of one subject" in with_dp
+    assert "(8, 1e-05)-DP per subject" in with_dp
     assert NO_GUARANTEE not in with_dp
     without = _render(reports, synthetic, real_holdout, dp=False)
     assert NO_GUARANTEE in without and 'class="banner nodp"' in without
-    assert "-DP at the level" not in without
+    assert "-DP per subject" not in without
 
 
 def test_gate_verdict_shown(reports, synthetic, real_holdout):
