@@ -35,7 +35,7 @@ def atomic_write_with(*, path: Path, write: Callable[[str], None], mode: int = 0
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)  # and the rename itself survives a crash
+    fsync_dir(path.parent)  # and the rename itself survives a crash
     return path
 
 
@@ -47,7 +47,8 @@ def _fsync_path(path: str) -> None:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder so a rename or link in it survives a crash (a no-op where folders cannot be synced)."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:  # platforms that cannot open a folder (Windows): the rename is all we get

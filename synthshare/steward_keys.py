@@ -15,7 +15,6 @@ Runs on several machines need the same key files under each machine's $SYNTHSHAR
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
@@ -24,6 +23,7 @@ import stat
 from pathlib import Path
 from typing import Literal
 
+from synthshare.atomic import fsync_dir
 from synthshare.errors import BadInputError
 
 KeyName = Literal["fingerprint", "dp-noise"]
@@ -85,12 +85,7 @@ def _create(path: Path) -> None:
             pass  # another process created it first: theirs is the key
     finally:
         tmp.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # the new name survives a crash (where folders can be synced)
-        folder = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    fsync_dir(path.parent)  # the new name survives a crash
 
 
 def _read(path: Path) -> bytes:

@@ -47,18 +47,6 @@ def test_report_name_with_a_trailing_newline_is_refused():
 # --- 4. --overwrite replaces only a release ---------------------------------------------------------------
 
 
-def test_overwrite_of_a_folder_that_is_not_a_release_is_refused_and_nothing_deleted(tmp_path, subjects):
-    out = tmp_path / "precious"
-    out.mkdir()
-    (out / "thesis.txt").write_text("years of work")
-    with pytest.raises(BadInputError, match="already holds files"):
-        build_tiny_release(out, subjects)
-    with pytest.raises(BadInputError, match="replaces only an earlier synthshare release"):
-        build_tiny_release(out, subjects, overwrite=True)
-    assert (out / "thesis.txt").read_text() == "years of work"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
-
-
 def test_a_folder_with_a_symlinked_manifest_is_not_a_release(tmp_path):
     out = tmp_path / "R"
     out.mkdir()
