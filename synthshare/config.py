@@ -87,6 +87,10 @@ class MotionConfig(DiffusionConfig):
         "time_axis draws more coherent, more varied curves but memorises with training (configs/demo.yaml: "
         "membership AUC upper bound 0.963 at 1200 steps, blocked by the gate)",
     )
+    residual_norm: Literal["none", "stroke"] = Field(
+        "none", description="stroke: the model sees each subject's residuals divided by cbrt(LV EDV) - cbrt(LV ESV) "
+        "of its own conditions, and the sampler multiplies by that of the requested ones (models/residual_norm.py)",
+    )
     context_noise: float = Field(
         0.0, ge=0.0, description="std of Gaussian noise added to the scaled z_ED context of every training example "
         "(conditioning augmentation, as in cascaded diffusion): the model cannot key a subject's motion on its exact "

@@ -17,6 +17,7 @@ from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import subject_conditions
 from synthshare.models.device import device_of
 from synthshare.models.encode import encode_frames, encode_subjects
+from synthshare.models.residual_norm import per_subject, stroke_scale
 from synthshare.models.schedulers import train_scheduler, training_target
 from synthshare.sample.generator import TrainedGenerator, load_generator
 from synthshare.train.latent_stage import residuals
@@ -42,7 +43,11 @@ def denoising_error_scores(
     for i, subject in enumerate(subjects):
         latents = encode_frames(vae=gen.vae, image=subject.image)[None]  # (1, T, C, S, h, w)
         context = latents[:, 0] * gen.latent_scale
-        x0 = context if stage == "static" else residuals(latents) * gen.residual_scale
+        if stage == "static":
+            x0 = context
+        else:  # as the motion model trained: residuals over the subject's own stroke (motion.residual_norm)
+            stroke = stroke_scale([subject_conditions(subject=subject)], mode=gen.config.motion.residual_norm)
+            x0 = residuals(latents) / per_subject(stroke, latents) * gen.residual_scale
         noise = torch.cat([torch.randn(x0.shape, generator=torch.Generator().manual_seed(s)) for s in noise_seeds])
         # 1. every timestep of one subject in one batch
         x0s = x0.expand(len(ts), *x0.shape[1:])

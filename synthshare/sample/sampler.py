@@ -28,6 +28,7 @@ from synthshare.labels import LV
 from synthshare.models.conditioning import null_vectors
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import device_of
+from synthshare.models.residual_norm import per_subject, stroke_scale
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
 from synthshare.sample.conditions import Condition, draw_conditions
@@ -118,7 +119,8 @@ def sample_batch(*, generator: TrainedGenerator, conditions: list[Condition], se
     else:
         res = ddim_sample(net=generator.motion, noise=_noise(motion_shape, gens), cond=cond, context=z_ed,
                           generator=generator, section="motion").reshape(len(seeds), frames - 1, c, s, h, w)
-    # 4. back to VAE latent units; the ED residual is zero by construction
+    # 4. back to VAE latent units (and to each heart's own stroke, motion.residual_norm); the ED residual is 0
+    res = res * per_subject(stroke_scale(conditions, mode=config.motion.residual_norm), res)
     anatomy = z_ed / generator.latent_scale
     latents = torch.cat([anatomy[:, None], anatomy[:, None] + res / generator.residual_scale], dim=1)
     # 5. decode every frame: image and segmentation

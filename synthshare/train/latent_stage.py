@@ -25,6 +25,7 @@ from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import device_of
 from synthshare.models.motion import TimeAxisMotionDenoiser
 from synthshare.models.precision import Resolved, autocast, training_precision
+from synthshare.models.residual_norm import per_subject
 from synthshare.models.schedulers import train_scheduler, training_target
 from synthshare.train.datasets import TensorSubjectDataset
 from synthshare.train.job import StageJob
@@ -102,9 +103,13 @@ def static_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, pri
                     loss_generator=gen, steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"latent_scale": scale})
 
 
-def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, latent_scale: float, private: bool, seed: int) -> StageJob:
+def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, latent_scale: float, private: bool, seed: int,
+               stroke: torch.Tensor | None = None) -> StageJob:
+    """stroke: (N,) divisors of the residuals (models/residual_norm.py), 1 when None."""
     torch.manual_seed(seed)
     res = residuals(latents)
+    if stroke is not None:
+        res = res / per_subject(stroke, res)
     scale = data_scale(res, private=private)
     module = build_motion(config=config, latent_channels=latents.shape[2])
     gen = torch.Generator().manual_seed(seed + 1)

@@ -21,6 +21,7 @@ from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import ConditionCodec, subject_conditions
 from synthshare.models.device import default_device
 from synthshare.models.encode import encode_subjects
+from synthshare.models.residual_norm import stroke_scale
 from synthshare.steward_keys import key_id, load_key
 from synthshare.train.checkpoint import load_weights
 from synthshare.train.conditions_stage import release_conditions
@@ -188,13 +189,15 @@ def train_stage(
         if done.exists() and (record := run_dir.read_json(done)).get("hash") == hashes[stage]:
             return PrivacyLedger.from_dict(run_dir.field(done, record, "ledger")), record
         codec = ConditionCodec.from_dict(run_dir.field(run_dir.conditions_json, run_dir.read_json(run_dir.conditions_json), "codec"))
-        cond = torch.from_numpy(codec.encode([subject_conditions(subject=cohort.load(k)) for k in train_keys]))
+        conditions = [subject_conditions(subject=cohort.load(k)) for k in train_keys]
+        cond = torch.from_numpy(codec.encode(conditions))
         latents = _train_latents(cohort=cohort, train_keys=train_keys, config=config, run_dir=run_dir)
         if stage == "static":
             job = static_job(config=config, latents=latents, cond=cond, private=private, seed=seed)
         else:
             scale = float(run_dir.field(run_dir.done_json("static"), run_dir.done("static"), "extra.latent_scale"))
-            job = motion_job(config=config, latents=latents, cond=cond, latent_scale=scale, private=private, seed=seed)
+            job = motion_job(config=config, latents=latents, cond=cond, latent_scale=scale, private=private, seed=seed,
+                             stroke=stroke_scale(conditions, mode=config.motion.residual_norm))
     ema_decay = 0.0 if stage == "vae" else getattr(config, stage).ema_decay
     return run_job(job=job, stage_hash=hashes[stage], ema_decay=ema_decay, run_dir=run_dir, config=config, ledger=ledger, dp=dp,
                    seed=seed, progress=progress, stop_after=stop_after)
