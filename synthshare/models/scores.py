@@ -47,7 +47,8 @@ def denoising_error_scores(
             x0 = context
         else:  # as the motion model trained: residuals over the subject's own stroke (motion.residual_norm)
             stroke = stroke_scale([subject_conditions(subject=subject)], mode=gen.config.motion.residual_norm)
-            x0 = residuals(latents) / per_subject(stroke, latents) * gen.residual_scale
+            res = residuals(latents)
+            x0 = res / per_subject(stroke, res) * gen.residual_scale
         noise = torch.cat([torch.randn(x0.shape, generator=torch.Generator().manual_seed(s)) for s in noise_seeds])
         # 1. every timestep of one subject in one batch
         x0s = x0.expand(len(ts), *x0.shape[1:])

@@ -74,3 +74,19 @@ def test_the_sampler_multiplies_the_motion_by_the_requested_stroke(trained_run, 
     assert s != pytest.approx(1.0)
     assert torch.allclose(normed[0], plain[0])  # ED: the anatomy alone, the same
     assert torch.allclose(normed[1:] - normed[:1], (plain[1:] - plain[:1]) * s, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["none", "stroke"])
+def test_the_audit_scores_the_motion_model_on_the_divided_residuals(trained_run, cohort, mode):
+    """The motion score is the model's error on x0 = residual / s(own conditions) * scale, in both settings."""
+    import dataclasses
+
+    from synthshare.models.scores import denoising_error_scores
+    from synthshare.sample.generator import load_generator
+
+    gen = load_generator(run_dir=trained_run.root)
+    gen = dataclasses.replace(gen, config=gen.config.with_updates({"motion": {"residual_norm": mode}}))
+    subjects = [cohort.load(k) for k in cohort.keys[:2]]
+    scores = denoising_error_scores(run_dir=trained_run.root, subjects=subjects, stage="motion", timesteps=[1, 25],
+                                    seed=0, generator=gen)
+    assert scores.shape == (2,) and (scores > 0).all()
