@@ -169,6 +169,7 @@ from synthshare.sample.generator import load_generator
 from synthshare.sample.sampler import (
     network_evaluations_per_subject,
     sample_batch,
+    sample_plausible_batch,
     sample_cohort,
     subject_seed,
 )
@@ -448,12 +449,22 @@ def main() -> None:
                                     cohort=cohort, train_keys=split.train, folder=work / "perframe_baseline")
         figures["perframe_baseline_seconds"] = round(time.perf_counter() - t0, 1)
         figures["perframe_baseline_final_loss"] = baseline.final_loss
-    joint = lambda g, independent: lambda c, s: sample_batch(generator=g, conditions=c, seeds=s, independent_frames=independent)
+    draws: dict[str, list[int]] = {}  # set name -> draws made per subject, for sets with the plausibility check
+
+    def joint(g, independent, name=""):
+        if independent or g.config.sampling.plausibility_tries == 1:
+            return lambda c, s: sample_batch(generator=g, conditions=c, seeds=s, independent_frames=independent)
+
+        def checked(c, s):  # the release path's sampler: implausible curves drawn again (sampling.plausibility_tries)
+            images, labels, _, made, _ = sample_plausible_batch(generator=g, conditions=c, seeds=s)
+            draws.setdefault(name, []).extend(made)
+            return images, labels
+        return checked
     perframe = lambda noise: lambda c, s: sample_perframe_batch(generator=generator, baseline=baseline, conditions=c, seeds=s, noise=noise)
     samplers = {  # name: (sample(conditions, seeds) -> (images, labels), network evaluations per subject)
-        "joint": (joint(generator, False), network_evaluations_per_subject(generator=generator)),
-        **{f"joint_{name}": (joint(g, False), network_evaluations_per_subject(generator=g)) for name, g in others.items()},
-        **{f"joint_{name}": (joint(g, False), network_evaluations_per_subject(generator=g)) for name, g in resampled.items()},
+        "joint": (joint(generator, False, "joint"), network_evaluations_per_subject(generator=generator)),
+        **{f"joint_{name}": (joint(g, False, f"joint_{name}"), network_evaluations_per_subject(generator=g)) for name, g in others.items()},
+        **{f"joint_{name}": (joint(g, False, f"joint_{name}"), network_evaluations_per_subject(generator=g)) for name, g in resampled.items()},
         "joint_model_per_frame_draws": (joint(generator, True), evaluations_per_subject(generator=generator)),
         "perframe_model_shared_noise": (perframe("shared"), evaluations_per_subject(generator=generator)),
         "perframe_model_independent_noise": (perframe("independent"), evaluations_per_subject(generator=generator)),
@@ -476,6 +487,10 @@ def main() -> None:
         temporal[name] = coherence(curve_list, reference, worst_real=worst_real)
         temporal[name]["roughness_ratio_to_real"] = temporal[name]["roughness_mean"] / temporal["real"]["roughness_mean"]
         temporal[name]["network_evaluations_per_subject"] = samplers[name][1]
+        made = draws.get(name)
+        if made:  # the plausibility check (sampling.plausibility_tries): evaluations per kept subject
+            temporal[name]["draws_per_subject"] = float(np.mean(made))
+            temporal[name]["network_evaluations_per_subject"] = samplers[name][1] * float(np.mean(made))
         temporal[name]["subjects_per_second"] = len(curve_list) / seconds[name]
     # privacy beside coherence: the release gate's motion-stage membership attack on every joint motion model
     members, nonmembers = [cohort.load(k) for k in split.train], [cohort.load(k) for k in split.holdout]

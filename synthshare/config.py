@@ -92,6 +92,12 @@ class MotionConfig(DiffusionConfig):
         "of its own conditions, and the sampler multiplies by that of the requested ones (models/residual_norm.py). Measured on the demo (benchmarks/results/"
         "generator_bench_residual_norm.json): one systole 92% vs 91%, motion membership AUC 0.54 vs 0.61",
     )
+    velocity_weight: float = Field(
+        0.0, ge=0.0, description="weight of a velocity loss on the denoiser's x0 estimate (Tevet et al. 2023, MDM): "
+        "the mean squared error of its frame-to-frame differences around the closed cycle (the ED residual 0 at both "
+        "ends), added to the v-prediction loss, so that errors which jerk between neighbouring frames cost more than "
+        "errors shared by them; 0 = off",
+    )
     context_noise: float = Field(
         0.0, ge=0.0, description="std of Gaussian noise added to the scaled z_ED context of every training example "
         "(conditioning augmentation, as in cascaded diffusion): the model cannot key a subject's motion on its exact "
@@ -108,6 +114,12 @@ class SamplingConfig(_Strict):
     )
     batch_size: int = Field(8, ge=1)
     n: int = Field(20, ge=1, description="synthetic subjects in a release")
+    plausibility_tries: int = Field(
+        1, ge=1, le=20, description="draws per subject until its generated LV volume curve is plausible: end-diastole "
+        "at frame 0 and one systole per cycle (reports/curves.py); a subject still implausible after this many draws "
+        "keeps its last draw and is counted in fidelity.json. A rule on the synthetic output alone: no privacy cost, "
+        "and the audit judges the subjects released. 1 = every first draw is kept (no check)",
+    )
 
 
 class PrivacyConfig(_Strict):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 SAMPLES_COLUMNS = ("key", "group", "seed", "es_frame",
                    "requested_lv_edv", "measured_lv_edv", "requested_lv_esv", "measured_lv_esv",
-                   "requested_lv_ef", "measured_lv_ef")
+                   "requested_lv_ef", "measured_lv_ef", "draws", "plausible")
 
 
 def samples_csv(subjects: list[SyntheticSubject]) -> str:
@@ -43,7 +43,8 @@ def samples_csv(subjects: list[SyntheticSubject]) -> str:
         m = s.measured
         writer.writerow([s.key, s.requested["group"], s.seed, s.es_frame,
                          f"{s.requested['lv_edv']:.3f}", f"{m.lv_edv:.3f}", f"{s.requested['lv_esv']:.3f}", f"{m.lv_esv:.3f}",
-                         f"{s.requested['lv_ef']:.3f}", f"{m.lv_ef:.3f}"])
+                         f"{s.requested['lv_ef']:.3f}", f"{m.lv_ef:.3f}", s.draws,
+                         "" if s.plausible is None else str(s.plausible).lower()])
     return buffer.getvalue()
 
 

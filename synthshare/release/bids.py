@@ -61,6 +61,9 @@ def sidecar(subject: SyntheticSubject) -> dict:
         "generated_by": {"name": "synthshare", "version": __version__},
         "subject": subject.key,
         "seed": int(subject.seed),
+        # sampling.plausibility_tries: the draws made and whether the kept one passed (null: no check ran)
+        "sampler_draws": int(subject.draws),
+        "plausible_volume_curve": subject.plausible,
         "requested_conditions": dict(subject.requested),
         "measured": subject.measured.as_dict(),
         "measured_units": {"volumes": "mL", "ef": "percent", "myo_mass": "g"},

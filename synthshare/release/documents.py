@@ -142,6 +142,10 @@ no real acquisition metadata. The nnU-Net export repeats the ED and ES frames as
 Sampled from a cascaded latent-diffusion generator (VAE + anatomy LDM + residual motion LDM, synthshare
 {{ version }}, config `{{ c.config_name }}`) trained on: {{ c.source_cohort }}. Each subject was sampled from
 requested clinical conditions with a recorded seed (see its sidecar).
+{%- if checked %} Each subject's generated LV volume curve was checked for end-diastole at frame 0 and one systole
+per cycle, and an implausible draw was drawn again with the same conditions and a new seed: {{ extra_draws }} extra
+draw(s) in all; {{ implausible }} subject(s) kept an implausible curve (sidecar `plausible_volume_curve`). The
+check reads the synthetic output only.{% endif %}
 
 ## Preprocessing
 Training data were resampled to a common grid, cropped around the heart, intensity-normalised to about
@@ -216,6 +220,9 @@ def write_documents(*, root: Path, context: DocumentContext, subjects: list[Synt
         "labels": ", ".join(f"{k} {v}" for k, v in LABEL_NAMES.items()),
         "groups": ", ".join(groups) or "none",
         "frames": "/".join(str(f) for f in frames) or "0",
+        "checked": any(s.plausible is not None for s in subjects),
+        "extra_draws": sum(s.draws - 1 for s in subjects),
+        "implausible": sum(s.plausible is False for s in subjects),
     }
     return [
         atomic_write_text(path=root / "README.md", text=README.render(**values)),

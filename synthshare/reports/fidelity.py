@@ -154,6 +154,25 @@ def _real_curve_summary(curve_list: list[np.ndarray], notes: list[str]) -> dict:
     }
 
 
+def _plausibility(synthetic: Sequence[SyntheticSubject]) -> dict:
+    """What the sampler's plausibility check (sampling.plausibility_tries) did: without it, every subject is its
+    first draw and temporal.synthetic describes the model; with it, temporal.synthetic describes the subjects kept,
+    and first_draw_plausible_fraction is the model's own pass rate on its first draws."""
+    checked = [s for s in synthetic if s.plausible is not None]
+    if not checked:
+        return {"checked": False, "rule": None, "draws_total": len(synthetic), "extra_draws": 0,
+                "first_draw_plausible_fraction": None, "implausible_kept": None}
+    return {
+        "checked": True,
+        "rule": "end-diastole at frame 0 and one systole per cycle (temporal.definition); an implausible draw is "
+                "drawn again with the same conditions and the next seed",
+        "draws_total": int(sum(s.draws for s in synthetic)),
+        "extra_draws": int(sum(s.draws - 1 for s in synthetic)),
+        "first_draw_plausible_fraction": float(np.mean([s.draws == 1 and bool(s.plausible) for s in checked])),
+        "implausible_kept": int(sum(s.plausible is False for s in checked)),
+    }
+
+
 def _temporal(synthetic: Sequence[SyntheticSubject], real: Sequence[PreparedSubject], notes: list[str]) -> dict:
     syn = _curve_summary([curves.lv_curve(s) for s in synthetic])
     full = [curves.lv_curve(s) for s in real if np.asarray(s.labelled, dtype=bool).all()]
@@ -167,6 +186,7 @@ def _temporal(synthetic: Sequence[SyntheticSubject], real: Sequence[PreparedSubj
             f"{curves.FLAT_TOLERANCE:.0%} of the stroke volume ignored)"
         ),
         "synthetic": syn,
+        "plausibility_check": _plausibility(synthetic),
         "real": real_summary,
         "roughness_ratio": stats.ratio(syn["roughness_mean"], float("nan") if real_summary["roughness_mean"] is None
                                        else real_summary["roughness_mean"]),

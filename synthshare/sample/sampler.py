@@ -31,6 +31,7 @@ from synthshare.models.device import device_of
 from synthshare.models.residual_norm import per_subject, stroke_scale
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
+from synthshare.reports import curves
 from synthshare.sample.conditions import Condition, draw_conditions
 from synthshare.sample.generator import TrainedGenerator, load_generator
 
@@ -134,13 +135,56 @@ def sample_batch(*, generator: TrainedGenerator, conditions: list[Condition], se
     return torch.cat(images).reshape(shape).numpy().astype(np.float32), torch.cat(labels).reshape(shape).numpy()
 
 
+def draw_seed(*, seed: int, draw: int) -> int:
+    """The seed of a subject's draw number `draw`: its own seed for the first, then one derived from it alone
+    (never from the batch), so a subject's draws are the same whatever batch or rank it was sampled in."""
+    if draw < 1:
+        raise ValueError(f"draw={draw}: draws count from 1")
+    return seed if draw == 1 else int(np.random.SeedSequence([seed, draw]).generate_state(1)[0])
+
+
+def plausible_curve(labels: np.ndarray, spacing: tuple[float, float, float]) -> bool:
+    """The generated LV volume curve has end-diastole at frame 0 and one systole per cycle (reports/curves.py)."""
+    curve = volume_curve_ml(labels, LV, spacing, frame_axis=0)
+    return curves.ed_at_frame0(curve) and curves.single_systole(curve)
+
+
+@torch.no_grad()
+def sample_plausible_batch(*, generator: TrainedGenerator, conditions: list[Condition], seeds: list[int]
+                           ) -> tuple[np.ndarray, np.ndarray, list[int], list[int], list[bool | None]]:
+    """sample_batch, then each subject whose volume curve is implausible drawn again (the same conditions, the
+    next draw_seed) up to sampling.plausibility_tries draws in all; one that never passes keeps its last draw.
+
+    Returns (images, labels, the seed of each kept draw, draws made per subject, plausible per subject; None for
+    every subject when plausibility_tries is 1, as no check ran). The check reads the synthetic output only.
+    """
+    tries = generator.config.sampling.plausibility_tries
+    images, labels = sample_batch(generator=generator, conditions=conditions, seeds=seeds)
+    n = len(seeds)
+    if tries == 1:
+        return images, labels, list(seeds), [1] * n, [None] * n
+    spacing = tuple(float(v) for v in generator.config.data.spacing)
+    used, draws = list(seeds), [1] * n
+    ok: list[bool | None] = [plausible_curve(labels[j], spacing) for j in range(n)]
+    for draw in range(2, tries + 1):
+        redo = [j for j in range(n) if not ok[j]]
+        if not redo:
+            break
+        again = [draw_seed(seed=seeds[j], draw=draw) for j in redo]
+        new_images, new_labels = sample_batch(generator=generator, conditions=[conditions[j] for j in redo], seeds=again)
+        for k, j in enumerate(redo):
+            images[j], labels[j], used[j], draws[j] = new_images[k], new_labels[k], again[k], draw
+            ok[j] = plausible_curve(labels[j], spacing)
+    return images, labels, used, draws, ok
+
+
 def to_synthetic(*, key: str, image: np.ndarray, labels: np.ndarray, spacing: tuple[float, float, float],
-                 requested: Condition, seed: int) -> SyntheticSubject:
+                 requested: Condition, seed: int, draws: int = 1, plausible: bool | None = None) -> SyntheticSubject:
     """Measure the generated segmentation: ED = frame 0, ES = frame of smallest LV volume."""
     es = int(np.argmin(volume_curve_ml(labels, LV, spacing, frame_axis=0)))
     return SyntheticSubject(key=key, image=image, labels=labels, spacing=spacing, requested=dict(requested),
                             measured=measure(ed_labels=labels[0], es_labels=labels[es], spacing=spacing), seed=seed,
-                            es_frame=es)
+                            es_frame=es, draws=draws, plausible=plausible)
 
 
 def sample_cohort(
@@ -166,10 +210,11 @@ def sample_cohort(
     for start in starts:
         idx = list(range(start, min(n, start + batch)))
         seeds = [subject_seed(seed=seed, index=i) for i in idx]
-        images, labels = sample_batch(generator=gen, conditions=[conditions[i] for i in idx], seeds=seeds)
+        images, labels, used, draws, ok = sample_plausible_batch(generator=gen, conditions=[conditions[i] for i in idx],
+                                                                 seeds=seeds)
         for j, i in enumerate(idx):
             out.append(to_synthetic(key=f"syn{i + 1:04d}", image=images[j], labels=labels[j], spacing=spacing,
-                                    requested=conditions[i], seed=seeds[j]))
+                                    requested=conditions[i], seed=used[j], draws=draws[j], plausible=ok[j]))
         if progress is not None:
             progress(len(out), mine)
     if shard.distributed:
@@ -178,4 +223,8 @@ def sample_cohort(
             return []
         out = [s for _, s in sorted(((int(s.key[3:]), s) for part in parts for s in part), key=lambda pair: pair[0])]
     log.info("sampled %d subjects", len(out))
+    if gen.config.sampling.plausibility_tries > 1 and out:
+        log.info("plausibility check: %d extra draw(s); %d subject(s) still implausible after %d draws",
+                 sum(s.draws for s in out) - len(out), sum(s.plausible is False for s in out),
+                 gen.config.sampling.plausibility_tries)
     return out

@@ -60,12 +60,29 @@ def build_motion(*, config: Config, latent_channels: int) -> LatentDenoiser | Ti
     return LatentDenoiser(config=config.motion, channels=latent_channels * (frames - 1), context_channels=latent_channels)
 
 
+def cycle_velocity(x: torch.Tensor, *, frames: int) -> torch.Tensor:
+    """Frame-to-frame differences of residuals (B, (T-1)*C, ...) around the closed cycle: (B, T, C, ...).
+
+    The ED residual is 0 at frame 0 and again at frame T (frame 0 of the next cycle), so the T differences
+    are x_1 - 0, x_2 - x_1, ..., 0 - x_{T-1}."""
+    b = x.shape[0]
+    clip = x.reshape(b, frames - 1, -1, *x.shape[2:])
+    zero = torch.zeros_like(clip[:, :1])
+    return torch.diff(torch.cat([zero, clip, zero], dim=1), dim=1)
+
+
 def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has_context: bool,
-                    precision: Resolved, context_noise: float = 0.0) -> Any:
+                    precision: Resolved, context_noise: float = 0.0, velocity_weight: float = 0.0,
+                    frames: int = 0) -> Any:
     """Per-example v-prediction loss (float32; the forward pass in ``precision``); context_noise > 0 adds
     N(0, context_noise^2) to the context (z_ED) of every training example (conditioning augmentation), drawn
-    after the other random quantities."""
+    after the other random quantities. velocity_weight > 0 (motion only, ``frames`` the cycle's frames) adds
+    that weight times the mean squared error of the x0 estimate's cycle_velocity: with v-prediction
+    x0_hat = sqrt(a) x_t - sqrt(1 - a) v_hat, so x0_hat - x0 = -sqrt(1 - a) (v_hat - v)."""
     scheduler = train_scheduler(config=section)
+    if velocity_weight > 0.0 and frames < 2:
+        raise ValueError(f"velocity_weight={velocity_weight} needs the motion stage's frames (got {frames})")
+    abar = scheduler.alphas_cumprod.to(torch.float32)
     null = torch.from_numpy(null_vectors(1))
 
     def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -85,7 +102,12 @@ def _diffusion_loss(*, section: DiffusionConfig, generator: torch.Generator, has
         target, xt, t, cond = target.to(device), xt.to(device), t.to(device), cond.to(device)
         with autocast(precision, device):
             pred = model(xt, t, cond, context.to(device)) if has_context else model(xt, t, cond)
-        return (pred.float() - target).pow(2).reshape(b, -1).mean(dim=1)
+        err = pred.float() - target
+        loss = err.pow(2).reshape(b, -1).mean(dim=1)
+        if velocity_weight > 0.0:
+            x0_err = -(1.0 - abar.to(t.device)[t]).sqrt().reshape(b, *([1] * (err.ndim - 1))) * err
+            loss = loss + velocity_weight * cycle_velocity(x0_err, frames=frames).pow(2).reshape(b, -1).mean(dim=1)
+        return loss
 
     return loss
 
@@ -117,6 +139,7 @@ def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, lat
     tensors = {"x0": res * scale, "context": latents[:, 0] * latent_scale, "cond": cond}
     return StageJob(name="motion", module=module, dataset=TensorSubjectDataset(tensors=tensors),
                     loss=_diffusion_loss(section=s, generator=gen, has_context=True, precision=training_precision(config),
-                                       context_noise=s.context_noise),
+                                       context_noise=s.context_noise, velocity_weight=s.velocity_weight,
+                                       frames=config.data.frames),
                     loss_generator=gen,
                     steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"residual_scale": scale})
