@@ -133,6 +133,30 @@ intervals in brackets (30 curves gave intervals too wide to tell 87% from 97%):
   correlated noise (mixed noise, Ge et al. 2023 "Preserve Your Own Correlation", in training, sampling and the
   audit's scores alike) made every coherence figure worse; it was implemented, measured and removed.
 
+Measured 2026-12-02 on a 2-core AMD EPYC without AVX-512 (float32 training), W/run and W/phantom linked to a demo
+release's work folder, `python benchmarks/generator_bench.py --config demo --work W --out O --n-edv 0 --draws 3
+--sets joint,joint_qc4,perframe_model_shared_noise,perframe_model_independent_noise --sampling-variant
+'qc4={"plausibility_tries":4}'` (benchmarks/results/generator_bench_plausibility.json and its coherence png; the
+per-frame baseline retrained here: 300 steps, 190 s, final loss 0.27). 90 curves a set; columns as above plus
+draws per subject (roughness ratio, shape distance mean / median, band sd, beyond the worst real, one systole,
+ED at frame 0, evaluations, draws):
+    real                                 -     0.076 / 0.071  0.093   0%   100% [89, 100]  100%
+    joint, first draws (the model)      0.94   0.036 / 0.028  0.039   0%    91% [83, 95]   100%   88   1
+    joint + plausibility check (the     0.94   0.033 / 0.028  0.032   0%   100% [96, 100]  100%  103   1.17
+      release path: sampling.plausibility_tries 4)
+    per-frame model, shared noise       0.95   0.103 / 0.076  0.101  11%    97% [91, 99]   100%  328
+    per-frame model, independent noise  0.97   0.105 / 0.080  0.114  13%    90% [82, 95]   100%  328
+  The check (sample/sampler.py: ED at frame 0 and one systole, else the same conditions drawn again with a seed
+  derived from the subject's own) reads the synthetic output alone. It makes one systole 100% by construction for
+  the subjects it keeps, so the model's own figure is the first-draw one (91%), which fidelity.json reports beside
+  it (temporal.plausibility_check.first_draw_plausible_fraction). The release path then matches or beats the
+  published sampler on every curve measure but one, at a third of its evaluations: it stays inside the real
+  envelope (0% against 11%) and nearer the real mean shape (0.033 against 0.103), but its hearts vary less in shape
+  (band sd 0.032 against the real 0.093; the per-frame sampler's 0.101 comes with its curves outside the envelope).
+  Tried on the same W beforehand and not kept: an MDM velocity loss (Tevet et al. 2023) on the motion model's x0
+  estimate around the closed cycle, motion.velocity_weight 1 and 4: one systole 90% and 90% against 91%
+  (benchmarks/results/generator_bench_velocity_loss.json).
+
 History (2026-11-23, frames-in-channels motion model, 32/64 channels, 300 steps): grid EDV r 0.971, ESV
 0.981, EF 0.986; joint one systole 77%, spread 0.085; the published baseline (300 steps) 100% / 0.076 with
 a systematically late filling (shape distance 0.096). With 16/32 channels: one systole 90%, spread 0.039;

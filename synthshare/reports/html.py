@@ -101,6 +101,15 @@ def _headline(fidelity: Mapping, utility: Mapping) -> list[tuple[str, str]]:
     rows = []
     for key, v in (fidelity.get("controllability") or {}).items():
         rows.append((f"controllability {key}: Pearson r", _fmt(v.get("pearson_r"))))
+    temporal = fidelity.get("temporal") or {}
+    single = (temporal.get("synthetic") or {}).get("single_systole_fraction")
+    if single is not None:
+        rows.append(("synthetic LV volume curves with one systole (share)", _fmt(single)))
+    check = temporal.get("plausibility_check") or {}
+    if check.get("checked"):
+        rows.append(("... plausible on the first draw, the model alone (share); extra draws; kept implausible",
+                     f"{_fmt(check.get('first_draw_plausible_fraction'))}; {_fmt(check.get('extra_draws'))}; "
+                     f"{_fmt(check.get('implausible_kept'))}"))
     fd = (fidelity.get("feature_distances") or {}).get("frechet") or {}
     rows.append(("Frechet distance, synthetic / real-vs-real", _fmt(fd.get("ratio"))))
     for regime, scores in (utility.get("dice") or {}).items():

@@ -151,3 +151,17 @@ def test_the_count_reaches_the_reports_and_the_package(generator, tmp_path):
     assert sidecar(base[0])["plausible_volume_curve"] is None
     rows = samples_csv(subjects).splitlines()
     assert rows[0].endswith(",draws,plausible") and rows[2].endswith(",3,false")
+
+
+def test_the_html_headline_gives_the_first_draw_share_beside_the_kept_one():
+    from synthshare.reports.html import _headline
+
+    fidelity = {"temporal": {"synthetic": {"single_systole_fraction": 1.0},
+                             "plausibility_check": {"checked": True, "first_draw_plausible_fraction": 0.875,
+                                                    "extra_draws": 7, "implausible_kept": 0}}}
+    rows = dict(_headline(fidelity, {}))
+    assert rows["synthetic LV volume curves with one systole (share)"] == "1"
+    assert rows["... plausible on the first draw, the model alone (share); extra draws; kept implausible"] == "0.875; 7; 0"
+    unchecked = dict(_headline({"temporal": {"synthetic": {"single_systole_fraction": 0.9},
+                                             "plausibility_check": {"checked": False}}}, {}))
+    assert not any(key.startswith("... plausible") for key in unchecked)
