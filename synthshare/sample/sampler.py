@@ -45,7 +45,8 @@ def subject_seed(*, seed: int, index: int) -> int:
 
 
 def network_evaluations_per_subject(*, generator: TrainedGenerator) -> int:
-    """Denoiser calls (x2 under classifier-free guidance) for anatomy and motion, plus one decode per frame."""
+    """Denoiser calls (x2 under classifier-free guidance) for anatomy and motion, plus one decode per frame, for
+    one draw (sampling.plausibility_tries may draw a subject again: the generator bench counts every draw)."""
     s = generator.config.sampling
     static_steps = len(sample_scheduler(config=generator.config.static, steps=s.ddim_steps).timesteps)
     motion_steps = len(sample_scheduler(config=generator.config.motion, steps=s.ddim_steps).timesteps)
