@@ -37,10 +37,18 @@ def train(run: Path) -> None:
 
 
 def sample(run: Path, shard: Shard):
+    """With the plausibility check (3 draws): the untrained tiny curves fail it often, so redraws happen on the
+    ranks too, and samples.csv carries each subject's draws."""
+    import dataclasses
+
     from synthshare.cli.sample import samples_csv
+    from synthshare.sample.generator import load_generator
     from synthshare.sample.sampler import sample_cohort
 
-    subjects = sample_cohort(run_dir=run, n=N_SAMPLES, seed=4, shard=shard)
+    gen = load_generator(run_dir=run)
+    sampling = gen.config.sampling.model_copy(update={"plausibility_tries": 3})
+    gen = dataclasses.replace(gen, config=gen.config.model_copy(update={"sampling": sampling}))
+    subjects = sample_cohort(run_dir=run, n=N_SAMPLES, seed=4, shard=shard, generator=gen)
     return subjects, samples_csv(subjects)
 
 
@@ -101,8 +109,9 @@ def test_sharded_sampling_is_the_single_process_cohort(runs):
         subjects, csv = sample(runs / "single-run", SINGLE)
     main, other = load_json(runs / "sample-0.json"), load_json(runs / "sample-1.json")
     assert other == {"keys": [], "csv": "key,group,seed,es_frame,requested_lv_edv,measured_lv_edv,requested_lv_esv,"
-                                       "measured_lv_esv,requested_lv_ef,measured_lv_ef\n"}
+                                       "measured_lv_esv,requested_lv_ef,measured_lv_ef,draws,plausible\n"}
     assert main["keys"] == [s.key for s in subjects] == [f"syn{i:04d}" for i in range(1, N_SAMPLES + 1)]
+    assert any(s.draws > 1 for s in subjects), "no subject was drawn again: the redraw path went untested"
     assert main["csv"] == csv
     arrays = load_tensors(runs / "sample-0.safetensors")
     for s in subjects:
