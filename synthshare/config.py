@@ -48,6 +48,8 @@ class VAEConfig(_Strict):
     steps: int = Field(200, ge=1)
     batch_size: int = Field(4, ge=1)
     lr: float = Field(1e-3, gt=0.0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="constant: lr at every step; cosine: lr x (1 + cos(pi step / steps)) / 2, from lr at the first step towards 0 at the last (a function of the step alone, so a resume continues it)")
 
     @model_validator(mode="after")
     def _groups_divide(self) -> VAEConfig:
@@ -65,6 +67,8 @@ class DiffusionConfig(_Strict):
     steps: int = Field(400, ge=1)
     batch_size: int = Field(8, ge=1)
     lr: float = Field(5e-4, gt=0.0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="constant: lr at every step; cosine: lr x (1 + cos(pi step / steps)) / 2, from lr at the first step towards 0 at the last (a function of the step alone, so a resume continues it)")
     cond_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="classifier-free guidance condition dropout")
     ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="0 disables EMA")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -64,9 +65,11 @@ def release(
     if cfg.privacy.epsilon is None:
         err_console.print(f"[bold yellow]{NO_PRIVACY_BANNER}[/bold yellow] (pass --epsilon to train with DP-SGD)")
 
-    def announce(message: str) -> None:
+    started = time.monotonic()
+
+    def announce(message: str) -> None:  # each step's line carries the time since the command started
         if progress_enabled():
-            print_plain(f"> {message}", stderr=True)
+            print_plain(f"> [{elapsed(time.monotonic() - started)}] {message}", stderr=True)
 
     outcome = run_release(out=out, data=data, config=cfg, policy=policy_path, work=work, signing_key=signing_key,
                           overwrite=overwrite, progress=progress_enabled(), announce=announce)
@@ -74,6 +77,14 @@ def release(
     # markup off: the brackets around the statement are text, and "[no formal privacy guarantee: ...]" must show
     print_plain(f"released {outcome.n_subjects} synthetic subjects to {outcome.out} [{statement}]")
     print_plain(f"verify with: synthshare verify {outcome.out}")
+
+
+def elapsed(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour on (whole seconds, rounded down)."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _preflight(*, out: Path, cfg: Config, signing_key: Path | None, overwrite: bool) -> None:

@@ -22,4 +22,5 @@ class StageJob:
     steps: int
     batch_size: int
     lr: float
+    lr_schedule: str = "constant"  # "constant" or "cosine" (train/loop.py: lr_at)
     extra: dict[str, Any] = field(default_factory=dict)  # written to done.json (e.g. latent scales)

@@ -122,7 +122,8 @@ def static_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, pri
     s = config.static
     return StageJob(name="static", module=module, dataset=TensorSubjectDataset(tensors={"x0": z0 * scale, "cond": cond}),
                     loss=_diffusion_loss(section=s, generator=gen, has_context=False, precision=training_precision(config)),
-                    loss_generator=gen, steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"latent_scale": scale})
+                    loss_generator=gen, steps=s.steps, batch_size=s.batch_size, lr=s.lr,
+                    lr_schedule=s.lr_schedule, extra={"latent_scale": scale})
 
 
 def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, latent_scale: float, private: bool, seed: int,
@@ -142,4 +143,5 @@ def motion_job(*, config: Config, latents: torch.Tensor, cond: torch.Tensor, lat
                                        context_noise=s.context_noise, velocity_weight=s.velocity_weight,
                                        frames=config.data.frames),
                     loss_generator=gen,
-                    steps=s.steps, batch_size=s.batch_size, lr=s.lr, extra={"residual_scale": scale})
+                    steps=s.steps, batch_size=s.batch_size, lr=s.lr, lr_schedule=s.lr_schedule,
+                    extra={"residual_scale": scale})

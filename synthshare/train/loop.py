@@ -26,6 +26,7 @@ A resume restores the generators' saved states over the freshly seeded ones, so 
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,21 @@ from synthshare.train.run_dir import RunDir, RunDirError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+
+
+def lr_at(*, lr: float, schedule: str, step: int, steps: int) -> float:
+    """The learning rate of the update that takes a stage from ``step`` to ``step + 1`` of ``steps``.
+
+    cosine: lr x (1 + cos(pi step / steps)) / 2 (torch's CosineAnnealingLR to 0), lr at the first update,
+    lr x (1 + cos(pi (steps - 1) / steps)) / 2 > 0 at the last. A function of the step alone: a resumed
+    stage continues the schedule with nothing more in its checkpoint, and the schedule is public (it
+    depends on the config only), so under DP it spends nothing.
+    """
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+    raise ValueError(f"unknown lr schedule {schedule!r} (constant or cosine)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +161,8 @@ def run_job(
     loss = float("nan")
     module.train()
     while stage.steps_taken < target:
+        for group in optimizer.param_groups:  # the optimiser DP-SGD wraps shares these groups
+            group["lr"] = lr_at(lr=job.lr, schedule=job.lr_schedule, step=stage.steps_taken, steps=job.steps)
         loss = stage.step(job.loss)
         if ema is not None:
             with torch.no_grad():

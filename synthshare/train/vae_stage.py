@@ -43,4 +43,4 @@ def vae_job(*, config: Config, train_keys: list[str], load: Callable[[str], Prep
 
     v = config.vae
     return StageJob(name="vae", module=module, dataset=dataset, loss=loss, loss_generator=loss_gen,
-                    steps=v.steps, batch_size=v.batch_size, lr=v.lr)
+                    steps=v.steps, batch_size=v.batch_size, lr=v.lr, lr_schedule=v.lr_schedule)

@@ -74,6 +74,27 @@ def test_release_last_line_carries_the_privacy_label(tmp_path, monkeypatch, dp_e
     assert f"released 2 synthetic subjects to {out} {label}" in result.stdout.splitlines()
 
 
+def test_release_step_lines_carry_the_time_since_the_start(tmp_path, monkeypatch):
+    from synthshare.cli import release as release_cli
+    from synthshare.release import pipeline
+
+    out = tmp_path / "R"
+    clock = iter([100.0, 100.0, 351.9, 3_700.0])  # start, then one reading per announced step
+    monkeypatch.setattr(release_cli.time, "monotonic", lambda: next(clock))
+
+    def fake_release(*, announce, **kwargs):
+        for message in ("ingest: cohort", "train: vae (2 steps)", "package: done"):
+            announce(message)
+        return pipeline.ReleaseOutcome(out=out, work=tmp_path / "w", n_subjects=2, dp_enabled=False, epsilon=None,
+                                       delta=None, gate_passed=True)
+
+    monkeypatch.setattr(pipeline, "release", fake_release)
+    result = runner.invoke(app, ["release", "--out", str(out), "--config", "tiny"])
+    assert result.exit_code == 0, result.output
+    steps = [line for line in result.stderr.splitlines() if line.startswith("> ")]
+    assert steps == ["> [0:00] ingest: cohort", "> [4:11] train: vae (2 steps)", "> [1:00:00] package: done"]
+
+
 # --- 2. no hard wrap -----------------------------------------------------------------------------
 
 
