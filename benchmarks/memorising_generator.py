@@ -24,8 +24,8 @@ share with the permutation test) on a 2-core Intel Xeon, two runs side by side, 
     (closer-to-train share and permutation p 10 of 10, copy fraction 9, near-copies 1);
   false blocks: 3 of 10 briefly trained controls blocked, each by a membership attack's AUC bound alone
     (VAE 0.858 and data-side 0.867; static 0.85; motion 0.85), never by a memorisation criterion. With 10 train
-    and 12 holdout subjects the 95% bootstrap interval of a chance-level AUC is about +-0.25 wide, and the
-    two-sided rule compares its bound farther from chance with 0.85: the gate fails closed at the smallest
+    and 12 holdout subjects the 95% bootstrap interval of an AUC is wide, and the two-sided rule compares its
+    bound farther from chance with 0.85: the gate fails closed at the smallest
     cohort the policy admits. Larger holdouts narrow the interval (the demo's 30 holdout subjects pass).
 """
 
