@@ -5,11 +5,10 @@ the image and 4-class segmentation logits. Real cohorts label only ED and ES, so
 loss is weighted per sample by the frame's `labelled` flag: an unlabelled frame contributes exactly
 zero segmentation loss and zero segmentation gradient, and still trains the image reconstruction.
 
-On the CPU the VAE computes in the channels-last (NDHWC) memory layout: oneDNN's Conv3d is about 3x
-faster on 8-channel activations in it, and a demo VAE training step 1.5x faster
-(benchmarks/memory_format_bench.py). Only the strides change, never the values' meaning: encode and
-decode take and return ordinary contiguous tensors, and the weights keep their default layout, so
-checkpoints, Opacus per-sample gradients and every caller are unaffected.
+On the CPU the VAE computes in the channels-last (NDHWC) memory layout, activations (models/device.py:
+compute_layout) and, once to_compute_device has placed it, weights: oneDNN's Conv3d is about 3x faster on
+8-channel activations in it, and a demo VAE training step 1.4x faster (benchmarks/memory_format_bench.py).
+encode and decode take and return ordinary contiguous tensors.
 """
 
 from __future__ import annotations
@@ -22,11 +21,7 @@ from torch import nn
 from synthshare.config import VAEConfig
 from synthshare.labels import NUM_CLASSES
 from synthshare.models.blocks import DownInPlane, ResBlock, UpInPlane, conv3d
-
-
-def _compute_layout(x: torch.Tensor) -> torch.Tensor:
-    """x in the layout the convolutions run fastest in on its device (channels-last on the CPU)."""
-    return x.contiguous(memory_format=torch.channels_last_3d) if x.device.type == "cpu" else x
+from synthshare.models.device import compute_layout
 
 
 def downsample_factor(channels: tuple[int, ...]) -> int:
@@ -98,11 +93,11 @@ class SegVAE(nn.Module):
         self.seg_decoder = _Decoder(config=config, out_channels=NUM_CLASSES)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(_compute_layout(x)).chunk(2, dim=1)
+        mu, logvar = self.encoder(compute_layout(x)).chunk(2, dim=1)
         return mu.contiguous(), logvar.clamp(-30.0, 20.0).contiguous()
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = _compute_layout(z)
+        h = compute_layout(z)
         return self.image_decoder(h).contiguous(), self.seg_decoder(h).contiguous()
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> VAEOutput:

@@ -8,7 +8,7 @@ from pathlib import Path
 from synthshare.config import Config
 from synthshare.models.conditioning import ConditionCodec
 from synthshare.models.denoiser import LatentDenoiser
-from synthshare.models.device import default_device
+from synthshare.models.device import to_compute_device
 from synthshare.models.vae import SegVAE
 from synthshare.train.checkpoint import load_weights
 from synthshare.train.latent_stage import build_motion, build_static
@@ -78,7 +78,7 @@ def load_generator(*, run_dir: Path) -> TrainedGenerator:
     motion = build_motion(config=config, latent_channels=c)
     motion.load_state_dict(weights("motion"))
     for net in (vae, static, motion):
-        net.to(default_device()).train(False)
+        to_compute_device(net).train(False)
     return TrainedGenerator(
         config=config, vae=vae, static=static, motion=motion, codec=codec, prior=prior,
         latent_scale=latent_scale, residual_scale=residual_scale, ledger=ledger,

@@ -38,7 +38,7 @@ import torch
 from privacy import PrivacyLedger, plain_stage, private_stage, unwrap
 from privacy.distributed import Shard, barrier, current_shard, gather_to_main
 from synthshare.config import Config
-from synthshare.models.device import default_device
+from synthshare.models.device import default_device, to_compute_device
 from synthshare.steward_keys import dp_noise_seed
 from synthshare.train.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from synthshare.train.job import StageJob
@@ -109,7 +109,7 @@ def run_job(
     if resume is None and run_dir.stage_dir(name).exists() and shard.main:
         shutil.rmtree(run_dir.stage_dir(name))
     # 3. the stage: plain, or DP-SGD with the ledger recording every step taken
-    module = job.module.to(default_device())
+    module = to_compute_device(job.module)
     if resume is not None:
         module.load_state_dict(resume[0])
     optimizer = torch.optim.Adam(module.parameters(), lr=job.lr)

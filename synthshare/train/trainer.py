@@ -19,7 +19,7 @@ from privacy.plan import BudgetPlan, check_delta_for_cohort
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
 from synthshare.models.conditioning import ConditionCodec, subject_conditions
-from synthshare.models.device import default_device
+from synthshare.models.device import to_compute_device
 from synthshare.models.encode import encode_subjects
 from synthshare.models.residual_norm import stroke_scale
 from synthshare.steward_keys import key_id, load_key
@@ -156,7 +156,7 @@ def _upstream_ledger(*, stage: Stage, run_dir: RunDir, hashes: dict[str, str]) -
 def _train_latents(*, cohort: SubjectSource, train_keys: list[str], config: Config, run_dir: RunDir) -> torch.Tensor:
     vae = build_vae(config=config)
     vae.load_state_dict(load_weights(weights_path=run_dir.checkpoint("vae")))
-    return encode_subjects(vae=vae.to(default_device()), keys=train_keys, load=cohort.load)
+    return encode_subjects(vae=to_compute_device(vae), keys=train_keys, load=cohort.load)
 
 
 def train_stage(
