@@ -152,7 +152,7 @@ def broadcast_parameters_(module: torch.nn.Module) -> None:
         return
     with torch.no_grad():
         for t in [*module.parameters(), *module.buffers()]:
-            buf = t.detach().to(_device_for_collectives(t)).clone()
+            buf = t.detach().to(_device_for_collectives(t)).clone(memory_format=torch.contiguous_format)  # any layout (models/device.py)
             dist.broadcast(buf, src=0)
             t.copy_(buf.to(t.device))
 
