@@ -4,8 +4,11 @@
    vector broadcast over space (see conditioning.py);
 2. through the timestep embedding, like MONAI's class embedding but for a continuous vector:
    emb = time_embed(t) + Linear(cond), which every ResBlock of the UNet receives.
-No attention: on CPU it costs more than it gives at these sizes, and every remaining layer
-(Conv3d, GroupNorm, Linear) has an Opacus per-sample gradient in hooks mode.
+No attention at the UNet's levels (attention_levels all False): on CPU it costs more than it gives
+at these sizes. MONAI's middle block always keeps one self-attention layer at the coarsest level;
+its projections are Linear layers, so every layer (Conv3d, GroupNorm, Linear) has an Opacus
+per-sample gradient in hooks mode. (The key projection's bias has a true gradient of 0: softmax
+ignores a shift shared by all keys.)
 
 The UNet halves every spatial axis per level, so the latent is zero-padded up to a multiple of
 2 ** (levels - 1) and the prediction cropped back.
