@@ -35,6 +35,7 @@ from torch import nn
 from synthshare.config import load_config
 from synthshare.labels import NUM_CLASSES
 from synthshare.models.conditioning import CONDITION_DIM
+from synthshare.models.device import to_compute_device
 from synthshare.models.precision import autocast, native_bfloat16
 from synthshare.models.vae import SegVAE, latent_shape, vae_per_sample_loss
 from synthshare.train.latent_stage import build_motion, build_static
@@ -44,7 +45,7 @@ PRECISIONS = ("float32", "bfloat16")
 
 def _time(*, make: Callable[[], nn.Module], loss: Callable[[nn.Module], torch.Tensor], reps: int) -> dict[str, Any]:
     torch.manual_seed(0)
-    base = make()
+    base = to_compute_device(make())  # on the device and in the layout a release trains in
     models = {p: copy.deepcopy(base) for p in PRECISIONS}
     optimisers = {p: torch.optim.Adam(m.parameters(), lr=1e-3) for p, m in models.items()}
     seconds: dict[str, list[float]] = {p: [] for p in PRECISIONS}
