@@ -15,7 +15,8 @@ Measured 2026-12-02 on the 2-core CPU machine (AVX512-BF16 and AMX), demo config
   vae     0.362 / 0.282 (1.28x)   1.31904 / 1.3192
   static  0.298 / 0.185 (1.61x)   0.77092 / 0.7728
   motion  0.301 / 0.196 (1.54x)   0.90621 / 0.90643
-The release this buys is measured in models/precision.py's docstring.
+The release this buys is measured in models/precision.py's docstring. Those figures predate the channels-last
+weights (models/device.py: to_compute_device), which this script now applies to both copies as a release does.
 """
 
 from __future__ import annotations
