@@ -56,7 +56,9 @@ def _read_sidecar(path: Path, *, subject_id: str) -> dict:
 
 
 def _group(sidecar: dict) -> str | None:
-    requested = sidecar.get("requested")
+    """The group a release sidecar requested (release/bids.py: requested_conditions.group); a top-level "group"
+    or "requested" block is read too."""
+    requested = sidecar.get("requested_conditions", sidecar.get("requested"))
     value = sidecar.get("group") or (requested.get("group") if isinstance(requested, dict) else None)
     return str(value) if value else None
 

@@ -135,3 +135,23 @@ def test_synthetic_layout_reads_group_and_every_frame(cohorts, tmp_path):
     shutil.rmtree(root / "sub-syn0001")
     with pytest.raises(DataError, match="empty cohort"):
         open_cohort(root, format="synthshare").ids()
+
+
+def test_a_released_subject_reads_back_with_its_requested_group(tmp_path):
+    """The group comes from the sidecar the release writes (requested_conditions), not only a top-level key."""
+    import numpy as np
+
+    from synthshare.data.measures import measure
+    from synthshare.data.prepared import SyntheticSubject
+    from synthshare.release.bids import write_synthetic_subject
+
+    labels = np.zeros((4, 3, 8, 8), dtype=np.uint8)
+    labels[:, 1, 2:6, 2:6] = 1
+    labels[2, 1, 3:5, 3:5] = 1
+    labels[2, 1, 2, 2:6] = 0
+    spacing = (2.0, 2.0, 8.0)
+    subject = SyntheticSubject(key="syn0001", image=np.random.default_rng(0).random(labels.shape, dtype=np.float32),
+                               labels=labels, spacing=spacing, requested={"group": "HCM", "lv_edv": 1.0}, seed=1,
+                               measured=measure(ed_labels=labels[0], es_labels=labels[2], spacing=spacing), es_frame=2)
+    write_synthetic_subject(subject=subject, out_dir=tmp_path)
+    assert open_cohort(tmp_path, format="synthshare").load("sub-syn0001").group == "HCM"
