@@ -133,6 +133,11 @@ class SamplingConfig(_Strict):
         "keeps its last draw and is counted in fidelity.json. A rule on the synthetic output alone: no privacy cost, "
         "and the audit judges the subjects released. 1 = every first draw is kept (no check)",
     )
+    calibration_n: int = Field(
+        0, ge=0, le=1000, description="draws from the released prior that measure how far the generator overshoots "
+        "each requested volume (LV EDV/ESV, RV EDV, myocardial mass); every request is then divided by that factor "
+        "(sample/calibration.py). The generator's own output only: no privacy cost. 0 = requests given as they are",
+    )
 
 
 class PrivacyConfig(_Strict):

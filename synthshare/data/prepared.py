@@ -47,9 +47,11 @@ class SyntheticSubject:
     spacing:   (row, col, slice) mm.
     requested: the conditions it was sampled with (group, lv_edv, lv_esv, lv_ef, rv_edv, myo_mass, slices).
     measured:  measures from the generated segmentation (ED = frame 0, ES = frame of smallest LV volume).
-    seed:      the seed that reproduces it (with its requested conditions).
+    seed:      the seed that reproduces it (with its model_conditions).
     draws:     how many draws the sampler made for it (sampling.plausibility_tries; 1 without the check).
     plausible: its LV volume curve passed the sampler's plausibility check; None when no check ran.
+    model_conditions: what the networks were given: `requested` with its volumes divided by the generator's
+               measured overshoot (sampling.calibration_n, sample/calibration.py); None = `requested`.
     """
 
     key: str
@@ -62,6 +64,7 @@ class SyntheticSubject:
     es_frame: int
     draws: int = 1
     plausible: bool | None = None
+    model_conditions: dict[str, float | str] | None = None
 
 
 # Axis convention: prepared arrays are (T, S, H, W); NIfTI arrays are (X, Y, Z, T) with X = H (row),

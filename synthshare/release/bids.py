@@ -65,6 +65,10 @@ def sidecar(subject: SyntheticSubject) -> dict:
         "sampler_draws": int(subject.draws),
         "plausible_volume_curve": subject.plausible,
         "requested_conditions": dict(subject.requested),
+        # what the networks were given: the request with its volumes divided by the generator's measured
+        # overshoot (sampling.calibration_n); equal to requested_conditions without calibration. The seed
+        # reproduces the subject with these.
+        "model_conditions": dict(subject.requested if subject.model_conditions is None else subject.model_conditions),
         "measured": subject.measured.as_dict(),
         "measured_units": {"volumes": "mL", "ef": "percent", "myo_mass": "g"},
         "ed_frame": 0,

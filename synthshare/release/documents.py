@@ -146,6 +146,10 @@ requested clinical conditions with a recorded seed (see its sidecar).
 per cycle, and an implausible draw was drawn again with the same conditions and a new seed: {{ extra_draws }} extra
 draw(s) in all; {{ implausible }} subject(s) kept an implausible curve (sidecar `plausible_volume_curve`). The
 check reads the synthetic output only.{% endif %}
+{%- if calibrated %} The volumes requested were divided by how far the generator overshot them on draws from its
+released prior (LV EDV/ESV, RV EDV, myocardial mass; fidelity.json `condition_calibration`), so that the measured
+volumes land nearer the request: each sidecar gives the request as `requested_conditions` and what the generator
+was given as `model_conditions`.{% endif %}
 
 ## Preprocessing
 Training data were resampled to a common grid, cropped around the heart, intensity-normalised to about
@@ -223,6 +227,7 @@ def write_documents(*, root: Path, context: DocumentContext, subjects: list[Synt
         "checked": any(s.plausible is not None for s in subjects),
         "extra_draws": sum(s.draws - 1 for s in subjects),
         "implausible": sum(s.plausible is False for s in subjects),
+        "calibrated": any(s.model_conditions is not None and s.model_conditions != s.requested for s in subjects),
     }
     return [
         atomic_write_text(path=root / "README.md", text=README.render(**values)),

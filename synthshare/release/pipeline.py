@@ -90,11 +90,16 @@ def release(
                            if dp["enabled"] else NO_GUARANTEE))
 
     # 3. sample the candidate cohort; it stays in the work folder until the gate has passed
-    from synthshare.sample.sampler import sample_cohort
+    from synthshare.sample.generator import load_generator
+    from synthshare.sample.sampler import calibrate_conditions, sample_cohort
 
-    synthetic = sample_cohort(run_dir=run.root, n=config.sampling.n, seed=config.seed)
+    generator = load_generator(run_dir=run.root)
+    calibration = calibrate_conditions(generator=generator, seed=config.seed)  # None unless sampling.calibration_n
+    synthetic = sample_cohort(run_dir=run.root, n=config.sampling.n, seed=config.seed, generator=generator,
+                              calibration=calibration)
     samples_dir = _write_candidates(work=work, synthetic=synthetic)
-    say(f"sample: {len(synthetic)} synthetic subjects")
+    say(f"sample: {len(synthetic)} synthetic subjects" + ("" if calibration is None else
+        " (requests calibrated: " + ", ".join(f"{k} /{v:.3f}" for k, v in calibration.factors.items()) + ")"))
 
     # 4. audit + gate: the same code path as `synthshare audit --run RUN --samples DIR`
     from synthshare.audit_glue import run_audit
@@ -112,7 +117,7 @@ def release(
 
     # 5. reports: fidelity and utility against the real holdout, one self-contained HTML page
     reports = _reports(cohort=cohort, split=split, synthetic=synthetic, config=config, privacy_report=privacy_report,
-                       progress=progress)
+                       progress=progress, calibration=None if calibration is None else calibration.to_dict())
     say(f"reports: controllability r(LV EDV) = {reports['fidelity']['controllability']['lv_edv']['pearson_r']:.3f}")
 
     # 6. package: built beside `out`, hashed, (signed,) then renamed into place
@@ -233,7 +238,8 @@ def _write_candidates(*, work: Path, synthetic: list) -> Path:
     return samples
 
 
-def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privacy_report: dict, progress: bool) -> dict:
+def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privacy_report: dict, progress: bool,
+             calibration: dict | None = None) -> dict:
     from synthshare.reports.curves import volume_curve_band
     from synthshare.reports.fidelity import fidelity_report
     from synthshare.reports.html import render_report_html
@@ -251,7 +257,8 @@ def _reports(*, cohort: Any, split: Any, synthetic: list, config: Config, privac
     holdout = [cohort.load(k) for k in split.holdout]
     train = [cohort.load(k) for k in split.train]
     dp = privacy_report["dp"]  # every report carries the same guarantee statement (or "no formal privacy guarantee")
-    fidelity = fidelity_report(real=holdout, synthetic=synthetic, real_reference=train, seed=config.seed, dp=dp)
+    fidelity = fidelity_report(real=holdout, synthetic=synthetic, real_reference=train, seed=config.seed, dp=dp,
+                               calibration=calibration)
     if config.utility.enabled:
         utility = utility_report(real_train=train, synthetic=synthetic, real_test=holdout, config=config.utility,
                                  seed=config.seed, progress=progress, dp=dp)

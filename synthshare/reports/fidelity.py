@@ -200,8 +200,12 @@ def fidelity_report(
     real_reference: Sequence[PreparedSubject] | None,
     seed: int,
     dp: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> dict:
     """The fidelity report of ``synthetic`` against the real holdout ``real``, as a JSON-able dict.
+
+    ``calibration``: the sampler's condition calibration (sample/calibration.py: Calibration.to_dict()), reported
+    as ``condition_calibration``; None when the requests were given to the networks as they were.
 
     ``real_reference`` (e.g. the training subjects) only serves as the real-vs-real baseline; without
     it the baseline compares two seeded halves of ``real``. ``dp`` is privacy.json's ``dp`` block; its
@@ -233,6 +237,7 @@ def fidelity_report(
         "n_reference": len(real_reference) if real_reference else 0,
         "seed": int(seed),
         "controllability": _controllability(synthetic, notes),
+        "condition_calibration": {"enabled": False} if calibration is None else {"enabled": True, **calibration},
         "feature_distances": _feature_distances(syn_feat, real_feat, base_a, base_b, baseline),
         "measures": _measures(synthetic, real, base_a_subj, base_b_subj, notes),
         "temporal": _temporal(synthetic, real, notes),

@@ -101,6 +101,10 @@ def _headline(fidelity: Mapping, utility: Mapping) -> list[tuple[str, str]]:
     rows = []
     for key, v in (fidelity.get("controllability") or {}).items():
         rows.append((f"controllability {key}: Pearson r", _fmt(v.get("pearson_r"))))
+    calibration = fidelity.get("condition_calibration") or {}
+    if calibration.get("enabled"):
+        rows.append((f"requests divided by the generator's measured overshoot ({_fmt(calibration.get('n'))} prior draws)",
+                     ", ".join(f"{k} {_fmt(v)}" for k, v in (calibration.get("factors") or {}).items())))
     temporal = fidelity.get("temporal") or {}
     single = (temporal.get("synthetic") or {}).get("single_systole_fraction")
     if single is not None:

@@ -32,6 +32,13 @@ from synthshare.models.residual_norm import per_subject, stroke_scale
 from synthshare.models.schedulers import sample_scheduler
 from synthshare.models.vae import latent_shape
 from synthshare.reports import curves
+from synthshare.sample.calibration import (
+    CALIBRATION_STREAM,
+    Calibration,
+    calibration_conditions,
+    fit_factors,
+    model_condition,
+)
 from synthshare.sample.conditions import Condition, draw_conditions
 from synthshare.sample.generator import TrainedGenerator, load_generator
 
@@ -180,20 +187,53 @@ def sample_plausible_batch(*, generator: TrainedGenerator, conditions: list[Cond
 
 
 def to_synthetic(*, key: str, image: np.ndarray, labels: np.ndarray, spacing: tuple[float, float, float],
-                 requested: Condition, seed: int, draws: int = 1, plausible: bool | None = None) -> SyntheticSubject:
+                 requested: Condition, seed: int, draws: int = 1, plausible: bool | None = None,
+                 model_conditions: Condition | None = None) -> SyntheticSubject:
     """Measure the generated segmentation: ED = frame 0, ES = frame of smallest LV volume."""
     es = int(np.argmin(volume_curve_ml(labels, LV, spacing, frame_axis=0)))
     return SyntheticSubject(key=key, image=image, labels=labels, spacing=spacing, requested=dict(requested),
                             measured=measure(ed_labels=labels[0], es_labels=labels[es], spacing=spacing), seed=seed,
-                            es_frame=es, draws=draws, plausible=plausible)
+                            es_frame=es, draws=draws, plausible=plausible,
+                            model_conditions=dict(requested if model_conditions is None else model_conditions))
+
+
+@torch.no_grad()
+def calibrate_conditions(*, generator: TrainedGenerator, seed: int) -> Calibration | None:
+    """sampling.calibration_n draws from the released prior, sampled as a release samples (plausibility check
+    included; seeds from their own stream), and the factors measured on them (sample/calibration.py); None when
+    sampling.calibration_n is 0. Deterministic: every rank of a torchrun computes the same factors itself."""
+    n = generator.config.sampling.calibration_n
+    if n == 0:
+        return None
+    stream = int(np.random.SeedSequence([seed, CALIBRATION_STREAM]).generate_state(1)[0])
+    conditions = calibration_conditions(prior=generator.prior, n=n, seed=seed)
+    spacing = tuple(float(v) for v in generator.config.data.spacing)
+    batch = generator.config.sampling.batch_size
+    measured: list[dict[str, float]] = []
+    for start in range(0, n, batch):
+        idx = list(range(start, min(n, start + batch)))
+        _, labels, _, _, _ = sample_plausible_batch(generator=generator, conditions=[conditions[i] for i in idx],
+                                                    seeds=[subject_seed(seed=stream, index=i) for i in idx])
+        for j in range(len(idx)):
+            es = int(np.argmin(volume_curve_ml(labels[j], LV, spacing, frame_axis=0)))
+            measured.append(measure(ed_labels=labels[j][0], es_labels=labels[j][es], spacing=spacing).as_dict())
+    calibration = fit_factors(requested=conditions, measured=measured, n=n)
+    log.info("condition calibration over %d prior draws: measured / requested %s", n,
+             ", ".join(f"{k} {v:.3f}" for k, v in calibration.factors.items()))
+    return calibration
 
 
 def sample_cohort(
     *, run_dir: Path, n: int, seed: int, conditions: list[Condition] | None = None,
     progress: SampleProgress | None = None, generator: TrainedGenerator | None = None, shard: Shard = SINGLE,
+    calibration: Calibration | None = None,
 ) -> list[SyntheticSubject]:
     """n synthetic subjects "syn0001".. from a trained run; conditions drawn from the released prior if None,
     else exactly n of them (one per subject, in order).
+
+    calibration: divides the requests' volumes by the generator's measured overshoot (sample/calibration.py);
+    None computes it here when sampling.calibration_n > 0. Each subject keeps its request as `requested` and
+    what the networks were given as `model_conditions` (its seed reproduces it with the latter).
 
     With `shard` (several ranks; a collective): this rank samples the batches b % world == rank;
     rank 0 returns all n in order, the other ranks an empty list. `progress` counts this rank's subjects.
@@ -203,6 +243,9 @@ def sample_cohort(
         conditions = draw_conditions(prior=gen.prior, n=n, rng=np.random.default_rng(seed))
     elif len(conditions) != n:  # never truncate or repeat a user's rows silently
         raise BadInputError(f"{len(conditions)} condition(s) for {n} subject(s); give one condition per subject")
+    if calibration is None:
+        calibration = calibrate_conditions(generator=gen, seed=seed)
+    given = [model_condition(c, calibration) for c in conditions]
     spacing = tuple(float(v) for v in gen.config.data.spacing)
     batch = gen.config.sampling.batch_size
     starts = shard.take(range(0, n, batch)) if shard.distributed else list(range(0, n, batch))
@@ -211,11 +254,12 @@ def sample_cohort(
     for start in starts:
         idx = list(range(start, min(n, start + batch)))
         seeds = [subject_seed(seed=seed, index=i) for i in idx]
-        images, labels, used, draws, ok = sample_plausible_batch(generator=gen, conditions=[conditions[i] for i in idx],
+        images, labels, used, draws, ok = sample_plausible_batch(generator=gen, conditions=[given[i] for i in idx],
                                                                  seeds=seeds)
         for j, i in enumerate(idx):
             out.append(to_synthetic(key=f"syn{i + 1:04d}", image=images[j], labels=labels[j], spacing=spacing,
-                                    requested=conditions[i], seed=used[j], draws=draws[j], plausible=ok[j]))
+                                    requested=conditions[i], seed=used[j], draws=draws[j], plausible=ok[j],
+                                    model_conditions=given[i]))
         if progress is not None:
             progress(len(out), mine)
     if shard.distributed:

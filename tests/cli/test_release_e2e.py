@@ -88,6 +88,14 @@ def test_report_contract(released):
     fidelity = json.loads((released / "reports/fidelity.json").read_text())
     for measure in ("lv_edv", "lv_esv", "lv_ef"):
         assert {"pearson_r", "mae"} <= set(fidelity["controllability"][measure])
+    # configs/tiny.yaml sampling.calibration_n: the factors are reported, and each sidecar gives both conditions
+    calibration = fidelity["condition_calibration"]
+    assert calibration["enabled"] is True and calibration["n"] == 4
+    assert set(calibration["factors"]) == {"lv_edv", "lv_esv", "rv_edv", "myo_mass"}
+    sidecar = json.loads((released / "sub-syn0001/anat/sub-syn0001_cine.json").read_text())
+    request, given = sidecar["requested_conditions"], sidecar["model_conditions"]
+    assert given["lv_edv"] == pytest.approx(request["lv_edv"] / calibration["factors"]["lv_edv"])
+    assert "model_conditions" in (released / "datasheet.md").read_text()
     utility = json.loads((released / "reports/utility.json").read_text())
     for metric in ("dice", "hd95"):
         for regime in ("real", "synthetic", "real+synthetic"):
