@@ -79,7 +79,7 @@ def _sample(*, run: Path, n: int | None, out: Path, conditions: Path | None, see
     from synthshare.release.bids import write_synthetic_subject
     from synthshare.sample.conditions import read_conditions_csv
     from synthshare.sample.generator import load_generator
-    from synthshare.sample.sampler import sample_cohort
+    from synthshare.sample.sampler import calibrate_conditions, sample_cohort
 
     if out.exists():
         raise BadInputError(f"{out}: already exists; choose a new --out folder (nothing is overwritten)")
@@ -95,15 +95,18 @@ def _sample(*, run: Path, n: int | None, out: Path, conditions: Path | None, see
         n = len(requested)
     if not generator.ledger.get("enabled") and progress_enabled():
         err_console.print(f"[yellow]{NO_PRIVACY_BANNER}[/yellow]")
+    calibration = calibrate_conditions(generator=generator, seed=seed)  # None unless sampling.calibration_n > 0
     if progress_enabled():
         from rich.progress import Progress
 
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("sampling", total=n)
             subjects = sample_cohort(run_dir=run, n=n, seed=seed, conditions=requested, generator=generator,
-                                     progress=lambda done, total: bar.update(task, completed=done, total=total), shard=shard)
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total), shard=shard,
+                                     calibration=calibration)
     else:
-        subjects = sample_cohort(run_dir=run, n=n, seed=seed, conditions=requested, generator=generator, shard=shard)
+        subjects = sample_cohort(run_dir=run, n=n, seed=seed, conditions=requested, generator=generator, shard=shard,
+                                 calibration=calibration)
     if not shard.main:
         return  # rank 0 gathered every subject and writes the folder
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,8 @@ def _sample(*, run: Path, n: int | None, out: Path, conditions: Path | None, see
             "n": n, "seed": seed, "conditions": "csv" if conditions is not None else "released prior",
             "ddim_steps": generator.config.sampling.ddim_steps, "guidance_scale": generator.config.sampling.guidance_scale,
             "config_sha256": generator.config.sha256(), "privacy": generator.ledger,
+            # each subject's sidecar: requested_conditions as asked, model_conditions as the networks got them
+            "condition_calibration": {"enabled": False} if calibration is None else {"enabled": True, **calibration.to_dict()},
         })
         os.replace(tmp, out)
     except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 from typer.testing import CliRunner
@@ -52,6 +53,11 @@ def test_sample_writes_subjects_and_samples_csv(trained_run, tmp_path):
     rows = list(csv.DictReader((out / "samples.csv").open()))
     assert [r["key"] for r in rows] == ["syn0001", "syn0002", "syn0003"]
     assert (out / "sub-syn0002" / "anat" / "sub-syn0002_cine.nii.gz").is_file()
+    # configs/tiny.yaml samples with sampling.calibration_n 4: the factors are recorded beside the subjects
+    calibration = json.loads((out / "sampling.json").read_text())["condition_calibration"]
+    assert calibration["enabled"] is True and calibration["n"] == 4 and len(calibration["factors"]) == 4
+    sidecar = json.loads((out / "sub-syn0002" / "anat" / "sub-syn0002_cine.json").read_text())
+    assert sidecar["model_conditions"]["group"] == sidecar["requested_conditions"]["group"]
     again = runner.invoke(app, ["--quiet", "sample", "--run", str(trained_run.root), "--n", "3", "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
 

@@ -113,7 +113,10 @@ def test_one_try_is_the_plain_sampler(generator, scripted):
 
 
 def test_a_checked_cohort_is_reproducible_and_each_subject_by_its_seed(trained_run, generator):
-    """The real sampler on the tiny run (untrained curves fail often, so redraws happen)."""
+    """The real sampler on the tiny run (untrained curves fail often, so redraws happen). Without the condition
+    calibration (configs/tiny.yaml has one; its factors depend on the check, test_condition_calibration.py)."""
+    generator = dataclasses.replace(generator, config=generator.config.model_copy(update={
+        "sampling": generator.config.sampling.model_copy(update={"calibration_n": 0})}))
     gen = dataclasses.replace(generator, config=generator.config.model_copy(update={
         "sampling": generator.config.sampling.model_copy(update={"plausibility_tries": 3})}))
     a = sample_cohort(run_dir=trained_run.root, n=6, seed=3, generator=gen)
