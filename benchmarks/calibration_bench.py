@@ -14,10 +14,17 @@ With --ddim-compare K it also times the prior set at K DDIM steps (plain), besid
 W holds run/ (a trained run, e.g. a link to a release's WORK/run) and phantom/ (its cohort), as for
 benchmarks/generator_bench.py; nothing is trained here.
 
-Figures (2026-12-02, 2-core Ice Lake; two demo trainings, the seed-0 and seed-1 releases of the channels-last
-change; 40 calibration draws; 10 DDIM steps): see benchmarks/results/condition_calibration.json and its README
-entry for every number. In short, signed bias plain -> calibrated on the prior set:
-  seed 0: LV EDV +18.6 -> see results; seed 1: LV ESV +30.1 mL -> see results
+Figures (2026-12-02, 2-core Ice Lake, float32), `--work W --sampling '{"ddim_steps":10}' --ddim-compare 20` with W/run
+the seed-1 demo release's run; signed bias / r / MAE, plain -> calibrated (factors LV EDV 1.086, ESV 1.275, RV EDV
+0.993, myocardial mass 0.924 from 40 draws in 33 s):
+  prior (48): LV EDV +17.6 / 0.984 / 21.6 -> -3.8 / 0.982 / 12.2 mL;  LV ESV +30.1 / 0.989 / 30.4 -> -6.7 / 0.987 / 12.1
+              LV EF -7.9 / 0.973 / 8.0 -> +1.8 / 0.969 / 5.2 points;  myo mass -9.5 / 0.986 / 11.7 -> +1.9 / 0.990 / 8.9 g
+  grid (100): LV EDV +12.2 / 0.984 / 14.9 -> -10.2 / 0.984 / 12.8;    LV ESV +16.2 / 0.971 / 18.9 -> -18.2 / 0.961 / 18.5
+              LV EF -3.9 / 0.929 / 5.4 -> +7.2 / 0.899 / 7.6 (off the prior the correction overshoots)
+  the prior set at 20 DDIM steps: the same figures (LV EDV +17.7 / 0.984 / 21.8) in 65 s against 31 s at 10.
+benchmarks/results/condition_calibration.json also holds a release pair on one seed-0 training (the same weights,
+sampled both ways) and benchmarks/gate_margin.py on it: the memorisation criterion's tail grows when calibrated
+(closer-to-train blocks 5/50 subsets against 2/50), which is why configs/demo.yaml leaves calibration off.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Condition calibration: scale each requested volume by how far the trained generator overshoots it.
 
-A trained generator can miss its conditions by a steady factor: on two demo trainings the measured LV ESV of
-40 prior-drawn subjects averaged 19-30 mL above the request (1.19x and 1.30x), LV EDV 1.11x, so the cohort's
-EF sat 2-8 points low while Pearson r stayed near 0.98 (benchmarks/results/condition_calibration.json). The
-calibration measures those factors on the generator's own output and divides them out of every request:
+A trained generator can miss its conditions by a steady factor: on two demo trainings, 40 prior draws measured
+LV ESV 1.15x and 1.28x its request and LV EDV 1.10x and 1.09x, so on the second the cohort's EF sat 7.9 points
+low while Pearson r stayed 0.97-0.99 (benchmarks/calibration_bench.py, benchmarks/results/condition_calibration.json).
+The calibration measures those factors on the generator's own output and divides them out of every request:
 
 1. draw `sampling.calibration_n` conditions from the released prior (their own seed stream, never a
    released subject's seed) and sample them with the release's sampler, plausibility check included;
