@@ -2,7 +2,9 @@
 
 Every subject has its own seed (derived from the run seed and its index) and draws all of its
 initial noise from its own generator; DDIM with eta = 0 is deterministic after that, so a subject
-is reproduced by its seed and conditions whatever batch it was sampled in.
+is reproduced by its seed and conditions whatever batch it was sampled in: the conditions the networks
+were given (`model_conditions`), which are its request unless sampling.calibration_n divided its volumes by
+the generator's measured overshoot (sample/calibration.py).
 
 Under torchrun the single process's batches are dealt to the ranks in turn (batch b on rank
 b % world); every rank draws the same conditions and derives the same per-subject seeds, and rank
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from privacy.distributed import SINGLE, Shard, gather_to_main
-from synthshare.data.measures import measure, volume_curve_ml
+from synthshare.data.measures import Measures, measure, volume_curve_ml
 from synthshare.data.prepared import SyntheticSubject
 from synthshare.errors import BadInputError
 from synthshare.labels import LV
@@ -186,14 +188,19 @@ def sample_plausible_batch(*, generator: TrainedGenerator, conditions: list[Cond
     return images, labels, used, draws, ok
 
 
+def measure_generated(labels: np.ndarray, spacing: tuple[float, float, float]) -> tuple[int, Measures]:
+    """(ES frame, measures) of a generated segmentation (T, S, H, W): ED = frame 0, ES = the smallest LV volume."""
+    es = int(np.argmin(volume_curve_ml(labels, LV, spacing, frame_axis=0)))
+    return es, measure(ed_labels=labels[0], es_labels=labels[es], spacing=spacing)
+
+
 def to_synthetic(*, key: str, image: np.ndarray, labels: np.ndarray, spacing: tuple[float, float, float],
                  requested: Condition, seed: int, draws: int = 1, plausible: bool | None = None,
                  model_conditions: Condition | None = None) -> SyntheticSubject:
     """Measure the generated segmentation: ED = frame 0, ES = frame of smallest LV volume."""
-    es = int(np.argmin(volume_curve_ml(labels, LV, spacing, frame_axis=0)))
+    es, measured = measure_generated(labels, spacing)
     return SyntheticSubject(key=key, image=image, labels=labels, spacing=spacing, requested=dict(requested),
-                            measured=measure(ed_labels=labels[0], es_labels=labels[es], spacing=spacing), seed=seed,
-                            es_frame=es, draws=draws, plausible=plausible,
+                            measured=measured, seed=seed, es_frame=es, draws=draws, plausible=plausible,
                             model_conditions=dict(requested if model_conditions is None else model_conditions))
 
 
@@ -214,9 +221,7 @@ def calibrate_conditions(*, generator: TrainedGenerator, seed: int) -> Calibrati
         idx = list(range(start, min(n, start + batch)))
         _, labels, _, _, _ = sample_plausible_batch(generator=generator, conditions=[conditions[i] for i in idx],
                                                     seeds=[subject_seed(seed=stream, index=i) for i in idx])
-        for j in range(len(idx)):
-            es = int(np.argmin(volume_curve_ml(labels[j], LV, spacing, frame_axis=0)))
-            measured.append(measure(ed_labels=labels[j][0], es_labels=labels[j][es], spacing=spacing).as_dict())
+        measured += [measure_generated(labels[j], spacing)[1].as_dict() for j in range(len(idx))]
     calibration = fit_factors(requested=conditions, measured=measured, n=n)
     log.info("condition calibration over %d prior draws: measured / requested %s", n,
              ", ".join(f"{k} {v:.3f}" for k, v in calibration.factors.items()))
