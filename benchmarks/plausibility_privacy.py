@@ -50,7 +50,7 @@ def main() -> None:
     redrawn = [i for i, s in enumerate(checked) if s.draws > 1]
     for i in redrawn:
         s, own = checked[i], subject_seed(seed=args.seed, index=i)
-        images, labels = sample_batch(generator=gen, conditions=[s.requested], seeds=[own])
+        images, labels = sample_batch(generator=gen, conditions=[s.model_conditions], seeds=[own])
         first[i] = to_synthetic(key=s.key, image=images[0], labels=labels[0], spacing=spacing, requested=s.requested, seed=own)
     _, train, holdout = _load_real(args.run)
     policy = load_policy(path=resolve_policy_path(None))

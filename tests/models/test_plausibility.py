@@ -128,7 +128,7 @@ def test_a_checked_cohort_is_reproducible_and_each_subject_by_its_seed(trained_r
     redrawn = [s for s in a if s.draws > 1]
     assert redrawn, "the tiny run's curves should fail the check at least once in 6 subjects"
     s = redrawn[0]
-    image, _ = sample_batch(generator=gen, conditions=[s.requested], seeds=[s.seed])
+    image, _ = sample_batch(generator=gen, conditions=[s.model_conditions], seeds=[s.seed])
     np.testing.assert_allclose(image[0], s.image, atol=1e-5)
     plain = sample_cohort(run_dir=trained_run.root, n=6, seed=3, generator=generator)
     assert all(p.draws == 1 and p.plausible is None for p in plain)

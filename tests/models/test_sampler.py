@@ -34,11 +34,12 @@ def test_same_seed_same_sample_other_seed_different(trained_run, generator):
 
 
 def test_subject_is_reproduced_by_its_own_seed(trained_run, generator):
-    """A subject sampled in a batch equals the same subject sampled alone from its recorded seed."""
+    """A subject sampled in a batch equals the same subject sampled alone from its recorded seed and the conditions
+    the networks were given (configs/tiny.yaml calibrates them: model_conditions, not requested)."""
     cohort = sample_cohort(run_dir=trained_run.root, n=3, seed=5, generator=generator)
     third = cohort[2]
     assert third.seed == subject_seed(seed=5, index=2)
-    image, _ = sample_batch(generator=generator, conditions=[third.requested], seeds=[third.seed])
+    image, _ = sample_batch(generator=generator, conditions=[third.model_conditions], seeds=[third.seed])
     np.testing.assert_allclose(image[0], third.image, atol=1e-5)
 
 
