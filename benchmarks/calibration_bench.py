@@ -70,6 +70,8 @@ def main() -> None:
                         "'{\"ddim_steps\": 10}' (a run trained before a config change keeps its old sampling section)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.calibration_n < 1:
+        parser.error("--calibration-n must be at least 1 (the bench compares plain with calibrated sampling)")
     logging.basicConfig(level=logging.WARNING)
 
     import torch
