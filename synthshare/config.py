@@ -136,7 +136,8 @@ class SamplingConfig(_Strict):
     calibration_n: int = Field(
         0, ge=0, le=1000, description="draws from the released prior that measure how far the generator overshoots "
         "each requested volume (LV EDV/ESV, RV EDV, myocardial mass); every request is then divided by that factor "
-        "(sample/calibration.py). The generator's own output only: no privacy cost. 0 = requests given as they are",
+        "(sample/calibration.py). Reads the generator's output only (no cost to the DP guarantee), but the audit's "
+        "memorisation criteria move toward their limits (configs/demo.yaml). 0 = requests given as they are",
     )
 
 
