@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthshare.models.conditioning import MEASURE_FIELDS, MEASURE_LOWER, MEASURE_UPPER
-from synthshare.sample.conditions import Condition, draw_conditions
+from synthshare.sample.conditions import Condition, draw_conditions, lv_esv_ef
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Calibration:
                 "fields": list(FIELDS), "method": "ratio of sums, measured / requested, over prior-drawn conditions"}
 
 
-def fit_factors(*, requested: list[Condition], measured: list[dict[str, float]], n: int) -> Calibration:
+def fit_factors(*, requested: list[Condition], measured: list[dict[str, float]]) -> Calibration:
     """Calibration from paired requests and measures (a field with no usable pair keeps factor 1)."""
     factors, raw = {}, {}
     for field in FIELDS:
@@ -63,7 +63,7 @@ def fit_factors(*, requested: list[Condition], measured: list[dict[str, float]],
         if factors[field] != value:
             log.warning("condition calibration: %s measured %.2fx its request; the correction is capped at %.2fx",
                         field, value, factors[field])
-    return Calibration(factors=factors, n=n, raw=raw)
+    return Calibration(factors=factors, n=len(requested), raw=raw)
 
 
 def model_condition(condition: Condition, calibration: Calibration | None) -> Condition:
@@ -74,9 +74,7 @@ def model_condition(condition: Condition, calibration: Calibration | None) -> Co
     for field in FIELDS:
         i = MEASURE_FIELDS.index(field)
         out[field] = float(np.clip(float(condition[field]) / calibration.factors[field], MEASURE_LOWER[i], MEASURE_UPPER[i]))
-    edv = out["lv_edv"]
-    out["lv_esv"] = float(np.clip(out["lv_esv"], 0.05 * edv, 0.95 * edv))
-    out["lv_ef"] = 100.0 * (edv - out["lv_esv"]) / edv
+    out["lv_esv"], out["lv_ef"] = lv_esv_ef(edv=out["lv_edv"], esv=out["lv_esv"])
     return out
 
 

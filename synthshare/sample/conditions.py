@@ -152,6 +152,12 @@ def complete(*, condition: Condition, prior: dict) -> Condition:
     return {"group": out["group"], **{f: float(out[f]) for f in MEASURE_FIELDS}}
 
 
+def lv_esv_ef(*, edv: float, esv: float) -> tuple[float, float]:
+    """(ESV kept within 5-95% of EDV, the EF they give): the LV pair every generated condition satisfies."""
+    esv = float(np.clip(esv, 0.05 * edv, 0.95 * edv))
+    return esv, 100.0 * (edv - esv) / edv
+
+
 def draw_conditions(*, prior: dict, n: int, rng: np.random.Generator) -> list[Condition]:
     """n conditions from the released prior: group ~ counts, measures ~ N(group mean, pooled covariance)."""
     stats = prior["statistics"]
@@ -165,9 +171,9 @@ def draw_conditions(*, prior: dict, n: int, rng: np.random.Generator) -> list[Co
         g = int(rng.choice(len(probs), p=probs))
         x = np.clip(rng.multivariate_normal(means[g], cov, method="eigh"), lo, hi)
         edv = max(float(x[0]), float(lo[0]) + 1.0)
-        esv = float(np.clip(x[1], 0.05 * edv, 0.95 * edv))
+        esv, ef = lv_esv_ef(edv=edv, esv=float(x[1]))
         out.append({
-            "group": CONDITION_GROUPS[g], "lv_edv": edv, "lv_esv": esv, "lv_ef": 100.0 * (edv - esv) / edv,
+            "group": CONDITION_GROUPS[g], "lv_edv": edv, "lv_esv": esv, "lv_ef": ef,
             "rv_edv": float(x[3]), "myo_mass": float(x[4]), "slices": float(np.rint(x[5])),
         })
     return out

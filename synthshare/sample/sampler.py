@@ -222,7 +222,7 @@ def calibrate_conditions(*, generator: TrainedGenerator, seed: int) -> Calibrati
         _, labels, _, _, _ = sample_plausible_batch(generator=generator, conditions=[conditions[i] for i in idx],
                                                     seeds=[subject_seed(seed=stream, index=i) for i in idx])
         measured += [measure_generated(labels[j], spacing)[1].as_dict() for j in range(len(idx))]
-    calibration = fit_factors(requested=conditions, measured=measured, n=n)
+    calibration = fit_factors(requested=conditions, measured=measured)
     log.info("condition calibration over %d prior draws: measured / requested %s", n,
              ", ".join(f"{k} {v:.3f}" for k, v in calibration.factors.items()))
     return calibration

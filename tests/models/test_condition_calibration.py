@@ -72,7 +72,8 @@ def test_the_factor_is_the_ratio_of_sums_and_is_capped():
                  {"lv_edv": 200.0, "lv_esv": 60.0, "rv_edv": 110.0, "myo_mass": 80.0}]
     measured = [{"lv_edv": 130.0, "lv_esv": 52.0, "rv_edv": 90.0, "myo_mass": 600.0},
                 {"lv_edv": 230.0, "lv_esv": 78.0, "rv_edv": 110.0, "myo_mass": 400.0}]
-    cal = fit_factors(requested=requested, measured=measured, n=2)
+    cal = fit_factors(requested=requested, measured=measured)
+    assert cal.n == 2
     assert cal.factors["lv_edv"] == pytest.approx(360 / 300) and cal.factors["lv_esv"] == pytest.approx(130 / 100)
     assert cal.factors["rv_edv"] == pytest.approx(1.0)
     assert cal.raw["myo_mass"] == pytest.approx(5.0) and cal.factors["myo_mass"] == MAX_FACTOR
