@@ -21,6 +21,7 @@ from synthshare.models.conditioning import (
     MEASURE_FIELDS,
     MEASURE_LOWER,
     MEASURE_UPPER,
+    from_prior_space,
     group_index,
 )
 
@@ -140,9 +141,16 @@ def _ef_problem(*, number: int, ef: float, edv: float, esv: float) -> list[str]:
             f"{EF_TOLERANCE:g} point; {hint}fix it or leave lv_ef empty to derive it from the volumes"]
 
 
+def group_means(*, prior: dict, group: str) -> np.ndarray:
+    """(6,) the group's released means in the measures' units; a log-scale field's is its geometric mean."""
+    stats = prior["statistics"]
+    return from_prior_space(np.asarray(stats["means"], dtype=float)[group_index(group)], stats.get("space"))
+
+
 def complete(*, condition: Condition, prior: dict) -> Condition:
-    """Derive lv_ef from EDV/ESV if absent; fill other absent measures with the group's released mean."""
-    means = np.asarray(prior["statistics"]["means"], dtype=float)[group_index(str(condition["group"]))]
+    """Derive lv_ef from EDV/ESV if absent; fill other absent measures with the group's released mean
+    (for the volumes and the mass, which the prior holds on a log scale, the geometric mean)."""
+    means = group_means(prior=prior, group=str(condition["group"]))
     out = dict(condition)
     if "lv_ef" not in out:
         edv, esv = float(out["lv_edv"]), float(out["lv_esv"])
@@ -159,18 +167,21 @@ def lv_esv_ef(*, edv: float, esv: float) -> tuple[float, float]:
 
 
 def draw_conditions(*, prior: dict, n: int, rng: np.random.Generator) -> list[Condition]:
-    """n conditions from the released prior: group ~ counts, measures ~ N(group mean, pooled covariance)."""
+    """n conditions from the released prior: group ~ counts, measures ~ N(group mean, pooled covariance) on the
+    prior's scale (statistics.space: the volumes and the mass log-normal), clipped to its bounds."""
     stats = prior["statistics"]
+    space = stats.get("space")
     counts = np.maximum(np.asarray(stats["counts"], dtype=float), 0.0)
     probs = counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1.0 / len(counts))
     means = np.asarray(stats["means"], dtype=float)
     cov = np.asarray(stats["covariance"], dtype=float)
     lo, hi = np.asarray(stats["lower"], dtype=float), np.asarray(stats["upper"], dtype=float)
+    edv_floor = float(from_prior_space(lo, space)[0]) + 1.0
     out: list[Condition] = []
     for _ in range(n):
         g = int(rng.choice(len(probs), p=probs))
-        x = np.clip(rng.multivariate_normal(means[g], cov, method="eigh"), lo, hi)
-        edv = max(float(x[0]), float(lo[0]) + 1.0)
+        x = from_prior_space(np.clip(rng.multivariate_normal(means[g], cov, method="eigh"), lo, hi), space)
+        edv = max(float(x[0]), edv_floor)
         esv, ef = lv_esv_ef(edv=edv, esv=float(x[1]))
         out.append({
             "group": CONDITION_GROUPS[g], "lv_edv": edv, "lv_esv": esv, "lv_ef": ef,

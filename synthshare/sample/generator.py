@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthshare.config import Config
-from synthshare.models.conditioning import ConditionCodec
+from synthshare.models.conditioning import ConditionCodec, prior_log_mask
 from synthshare.models.denoiser import LatentDenoiser
 from synthshare.models.device import to_compute_device
 from synthshare.models.vae import SegVAE
@@ -57,6 +57,11 @@ def load_generator(*, run_dir: Path) -> TrainedGenerator:
     codec = run.field(run.conditions_json, prior, "codec")
     for field in ("statistics.counts", "statistics.means", "statistics.covariance", "statistics.lower", "statistics.upper"):
         run.field(run.conditions_json, prior, field)
+    try:
+        prior_log_mask(prior["statistics"].get("space"))
+    except ValueError as err:
+        raise RunDirError(f"{run.conditions_json}: 'statistics.space': {err}; retrain the run with this version: "
+                          f"`{retrain_command(run.root)}`") from err
     try:
         codec = ConditionCodec.from_dict(codec)
     except (KeyError, TypeError, ValueError) as err:

@@ -2,6 +2,9 @@
 
 Released through privacy.statistics.release_statistics (Gaussian mechanism when DP is on, exact
 when off) and written to RUN/conditions.json with the standardisation the denoisers use.
+The volumes and the mass are released on a log scale (models/conditioning.py: PRIOR_SPACE, why there),
+clipped to the log of the public bounds; the mechanism and its sensitivity are those of any bounded
+vector, and the map is public, so the guarantee is the same as on the linear scale.
 The sampler draws conditions from it when the user gives none.
 Under DP the noise is seeded from the steward's secret key (synthshare.steward_keys), never from the
 public config seed: whoever could replay the draws could subtract them and read the exact sums.
@@ -17,9 +20,12 @@ from synthshare.models.conditioning import (
     MEASURE_FIELDS,
     MEASURE_LOWER,
     MEASURE_UPPER,
+    PRIOR_SPACE,
     ConditionCodec,
     group_index,
     measure_matrix,
+    prior_log_mask,
+    to_prior_space,
 )
 from synthshare.steward_keys import dp_noise_seed
 
@@ -29,24 +35,39 @@ def release_conditions(
 ) -> tuple[dict, PrivacyLedger]:
     """(conditions.json payload, ledger with the release recorded when DP is on)."""
     rng = np.random.default_rng(seed if noise_multiplier is None else dp_noise_seed(stage="stats", seed=seed))
-    vectors = measure_matrix(conditions)
+    vectors = to_prior_space(measure_matrix(conditions))
     categories = np.array([group_index(str(c["group"])) for c in conditions], dtype=np.int64)
     released = release_statistics(
-        vectors=vectors, categories=categories, n_categories=len(CONDITION_GROUPS), lower=MEASURE_LOWER,
-        upper=MEASURE_UPPER, noise_multiplier=noise_multiplier, rng=rng,
+        vectors=vectors, categories=categories, n_categories=len(CONDITION_GROUPS), lower=to_prior_space(MEASURE_LOWER),
+        upper=to_prior_space(MEASURE_UPPER), noise_multiplier=noise_multiplier, rng=rng,
     )
     if noise_multiplier is not None:
         ledger.record_gaussian(stage="stats", noise_multiplier=noise_multiplier, sensitivity=released.sensitivity)
-    # Standardisation = post-processing of the release: mixture mean and total variance.
-    weights = released.counts / max(float(released.counts.sum()), 1e-9)
-    mean = weights @ released.means
-    between = weights @ (released.means - mean) ** 2
-    std = np.sqrt(np.maximum(np.diag(released.covariance) + between, 1e-6))
+    mean, std = codec_moments(counts=released.counts, means=released.means, covariance=released.covariance)
     payload = {
         "groups": list(CONDITION_GROUPS),
         "fields": list(MEASURE_FIELDS),
-        "statistics": released.to_dict(),
+        "statistics": {**released.to_dict(), "space": PRIOR_SPACE},
         "codec": ConditionCodec(mean=mean, std=std).to_dict(),
         "ledger": ledger.to_dict(),
     }
     return payload, ledger
+
+
+def codec_moments(*, counts: np.ndarray, means: np.ndarray, covariance: np.ndarray,
+                  space: str | None = PRIOR_SPACE) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) per measure, in the measures' own units, of the released prior's mixture over the groups.
+
+    The denoisers see the measures in mL, standardised by these (post-processing of the release). A
+    log-scale field of a group is log-normal: mean exp(mu + s2 / 2), variance (exp(s2) - 1) exp(2 mu + s2).
+    """
+    weights = counts / max(float(counts.sum()), 1e-9)
+    s2 = np.diag(covariance)
+    log = prior_log_mask(space)
+    group_mean = np.array(means, dtype=np.float64)
+    group_var = np.broadcast_to(s2, group_mean.shape).copy()
+    group_mean[:, log] = np.exp(means[:, log] + s2[log] / 2.0)
+    group_var[:, log] = np.expm1(s2[log]) * group_mean[:, log] ** 2
+    mean = weights @ group_mean
+    var = weights @ (group_var + group_mean**2) - mean**2  # total variance: within plus between the groups
+    return mean, np.sqrt(np.maximum(var, 1e-6))

@@ -18,7 +18,7 @@ from privacy.distributed import barrier
 from privacy.plan import BudgetPlan, check_delta_for_cohort
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
-from synthshare.models.conditioning import ConditionCodec, subject_conditions
+from synthshare.models.conditioning import PRIOR_SPACE, ConditionCodec, subject_conditions
 from synthshare.models.device import to_compute_device
 from synthshare.models.encode import encode_subjects
 from synthshare.models.residual_norm import stroke_scale
@@ -61,10 +61,12 @@ def stage_hashes(*, config: Config, train_keys: list[str], conditions_sha256: st
     The statistics depend on the data grid (the `slices` condition) and, under DP, on the steward's
     dp-noise key (its id, not the key): a new key retrains the whole chain, so a run is never
     finished with noise from a key other than the one its provenance names.
+    A run released before the log-scale prior (PRIOR_SPACE) re-releases it and so retrains: the
+    denoisers' standardisation comes from the release.
     """
     payload: dict[str, Any] = {"stage": "stats", "privacy": config.to_dict()["privacy"], "data": config.to_dict()["data"],
                                "seed": config.seed, "train_keys": keys_fingerprint(train_keys),
-                               "conditions": conditions_sha256}
+                               "conditions": conditions_sha256, "prior_space": PRIOR_SPACE}
     if config.privacy.epsilon is not None:
         payload["dp_noise_key"] = key_id(load_key("dp-noise"))
     stats = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -77,6 +77,8 @@ def _without(*dotted: str):
         ("conditions.json", _without("codec"), "conditions.json: no 'codec'"),
         ("conditions.json", _without("statistics.counts"), "conditions.json: no 'statistics.counts'"),
         ("conditions.json", _without("train_keys_sha256"), "conditions.json: no 'train_keys_sha256'"),
+        ("conditions.json", lambda r: {**r, "statistics": {**r["statistics"], "space": "sqrt"}},
+         "conditions.json: 'statistics.space': unknown prior space 'sqrt'"),
         ("static/done.json", _without("extra"), "static/done.json: no 'extra.latent_scale'"),
         ("motion/done.json", _without("ledger"), "motion/done.json: no 'ledger'"),
         ("motion/done.json", lambda r: {**r, "extra": {"residual_scale": "abc"}}, "motion/done.json: extra.residual_scale = 'abc'"),
