@@ -19,8 +19,10 @@ import numpy as np
 
 MIN_AGGREGATE_COUNT = 3
 # Fixed edges of the cosine distance (1 - cosine similarity) of an embedded pair: exact copies fall in
-# the first bin, two distinct phantom subjects at ~1e-2 to 1e-1, unrelated images near 1.
-COSINE_DISTANCE_EDGES = (1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 2.0)
+# the first bin, two distinct phantom subjects at ~1e-2 to 1e-1, unrelated images near 1. Ten bins a
+# decade from 1e-4 to 1: a demo release's nearest distances all lie between 0.02 and 0.15, which the
+# earlier grid (1-3-10 a decade) cut into two or three bins that the merge then fused into one.
+COSINE_DISTANCE_EDGES = (1e-5, *(float(f"{v:.3g}") for v in np.logspace(-4.0, 0.0, 41)), 2.0)
 
 
 def _ok(cell: np.ndarray, min_count: int) -> bool:

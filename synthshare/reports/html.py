@@ -151,7 +151,9 @@ def render_report_html(
     optional = [
         ("Membership-inference ROC", "Attacks on members (train) vs non-members (holdout), coarsened so that every "
          "segment spans 0 or at least 3 subjects of each group.", plots.roc_png(attacks=attacks)),
-        ("Distance histograms", "Pre-binned counts from the memorisation audit; every count is 0 or at least 3.",
+        ("Distance histograms", "Share of synthetic subjects whose nearest real subject lies within each distance: "
+         "a curve to the left of the other means nearer. Cumulated from the memorisation audit's pre-binned counts, in "
+         "which every bin holds 0 or at least 3 subjects, so the curves are exact only at the marked bin edges.",
          plots.histograms_png(histograms=histograms)),
         ("Synthetic subjects over time", "Mid short-axis slice; red LV, yellow myocardium, cyan RV.",
          plots.midslices_png(synthetic=synthetic)),

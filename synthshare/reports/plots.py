@@ -108,27 +108,44 @@ def roc_png(*, attacks: Sequence[Mapping]) -> str | None:
 
 
 def histograms_png(*, histograms: Sequence[Mapping]) -> str | None:
-    """Pre-binned distance histograms: each {"name", "edges": [...], "counts": {series: [...]}} and
-    optionally "xlabel" and "scale" ("log" for a logarithmic distance axis)."""
+    """Pre-binned distance histograms, drawn as the cumulative share of each series up to each bin edge.
+
+    Each histogram is {"name", "edges": [...], "counts": {series: [...]}} and optionally "xlabel" and
+    "scale" ("log" for a logarithmic distance axis). The merged bins differ in width by decades, so bars
+    would show the widest bin, not the most subjects; the share within each edge is exact, and is joined
+    by straight lines as the coarsened ROC is. The axis spans the bins that hold a subject.
+    """
     if not histograms:
         return None
     fig = Figure(figsize=(4.5 * len(histograms), 3))
     for i, h in enumerate(histograms):
         ax = fig.add_subplot(1, len(histograms), i + 1)
         edges = np.asarray(h["edges"], dtype=float)
+        held = np.zeros(max(edges.size - 1, 0), dtype=bool)
         for series, counts in h["counts"].items():
-            ax.stairs(np.asarray(counts, dtype=float), edges, label=str(series))
+            c = np.asarray(counts, dtype=float)
+            held |= c > 0
+            total = c.sum()
+            share = np.concatenate([[0.0], np.cumsum(c)]) / total if total > 0 else np.zeros(edges.size)
+            ax.plot(edges, share, marker="o", markersize=3, label=f"{series} (n={int(total)})")
+        if held.any():
+            first, last = int(np.argmax(held)), int(held.size - 1 - np.argmax(held[::-1]))
+            ax.set_xlim(edges[first], edges[last + 1])
         if h.get("scale") == "log" and edges.size and edges[0] > 0:
             ax.set_xscale("log")
+        ax.set_ylim(0.0, 1.02)
         ax.set_xlabel(str(h.get("xlabel", "distance")), fontsize=8)
-        ax.set_ylabel("subjects", fontsize=8)
+        ax.set_ylabel("share of subjects within the distance", fontsize=8)
         ax.set_title(str(h.get("name", "distances")), fontsize=9)
         ax.legend(fontsize=7)
     return _png(fig)
 
 
 def midslices_png(*, synthetic: Sequence[SyntheticSubject], subjects: int = 4, frames: int = 8) -> str | None:
-    """Mid short-axis slice of the first few synthetic subjects over time, segmentation outlined."""
+    """Mid short-axis slice of the first few synthetic subjects over time, segmentation outlined.
+
+    One grey window per subject (its mid slice's 0.5th to 99.5th percentile over all frames), so a frame
+    whose bright blood pool shrinks at end-systole is not re-stretched to look washed out."""
     chosen = list(synthetic)[:subjects]
     if not chosen:
         return None
@@ -137,9 +154,10 @@ def midslices_png(*, synthetic: Sequence[SyntheticSubject], subjects: int = 4, f
     for r, s in enumerate(chosen):
         mid = s.image.shape[1] // 2
         steps = np.linspace(0, s.image.shape[0] - 1, t_count).round().astype(int)
+        low, high = np.percentile(s.image[:, mid], [0.5, 99.5])
         for c, t in enumerate(steps):
             ax = fig.add_subplot(len(chosen), t_count, r * t_count + c + 1)
-            ax.imshow(s.image[t, mid], cmap="gray")
+            ax.imshow(s.image[t, mid], cmap="gray", vmin=float(low), vmax=float(max(high, low + 1e-6)))
             for label, colour in ((LV, "red"), (MYO, "yellow"), (RV, "cyan")):
                 mask = s.labels[t, mid] == label
                 if mask.any():

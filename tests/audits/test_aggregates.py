@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audits.aggregates import coarse_roc, histogram, merge_cells
+from audits.aggregates import COSINE_DISTANCE_EDGES, coarse_roc, histogram, merge_cells
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,17 @@ def test_histogram_merges_small_bins_on_fixed_edges() -> None:
     h = histogram(name="d", series={"a": [0.5] * 3 + [5.0] * 3}, edges=(0.0, 1.0, 2.0, 10.0), xlabel="x")
     assert h["edges"] == [0.0, 1.0, 2.0, 10.0] and h["counts"] == {"a": [3, 0, 3]}  # control: nothing to merge
     assert histogram(name="d", series={"a": [0.5, 0.6]}, edges=(0.0, 1.0), xlabel="x") is None
+
+
+def test_distance_edges_resolve_a_release_whose_distances_span_less_than_a_decade() -> None:
+    """A demo release's nearest distances lie between 0.02 and 0.15: the fixed grid must still give the
+    reviewer several bins there (the earlier 1-3-10 grid fused them into one, a figure with one bar)."""
+    rng = np.random.default_rng(0)
+    series = {"train": 10 ** rng.uniform(np.log10(0.02), np.log10(0.12), 40),
+              "holdout": 10 ** rng.uniform(np.log10(0.03), np.log10(0.15), 40)}
+    h = histogram(name="d", series=series, edges=COSINE_DISTANCE_EDGES, xlabel="x", scale="log")
+    held = [i for i in range(len(h["edges"]) - 1) if any(c[i] for c in h["counts"].values())]
+    assert len(held) >= 4
+    assert all(c == 0 or c >= 3 for counts in h["counts"].values() for c in counts)
+    assert sum(h["counts"]["train"]) == 40 and sum(h["counts"]["holdout"]) == 40
+    assert list(COSINE_DISTANCE_EDGES) == sorted(set(COSINE_DISTANCE_EDGES))  # strictly increasing, fixed
