@@ -26,6 +26,11 @@ Channels-last activations alone help the 8-channel VAE but barely the 16/32-chan
 weights in the same layout oneDNN skips a weight reorder at every call. Under DP-SGD the layout is about
 even (Opacus unfolds the activations for per-sample gradients either way); DP on this cohort is not a
 usable setting (README), so the layout is not switched per mode.
+On a 2-core Intel CPU with AMX (2026-12-02, `--reps 10 --threads 2 --modes plain`), where `precision: auto`
+trains under bfloat16 autocast, s/step default / activations / both:
+  vae    0.491 / 0.370 / 0.316 (1.55x)   static 0.170 / 0.177 / 0.187 (0.91x)   motion 0.216 / 0.221 / 0.230 (0.94x)
+So under bfloat16 the layout still pays for the VAE but costs the denoisers 6-9% of their steps (about 10 s of
+a demo release's 2 min 47 s of denoiser training there); the denoisers keep one layout on every CPU.
 Earlier (2026-12-01, VAE only, another 2-core CPU, `--reps 6 --threads T`): T = 2 plain 0.455 vs 0.310
 s/step with channels-last activations, 1.47x, DP hooks 1.03x; T = 1 plain 1.12x, DP hooks 0.94x.
 """

@@ -31,23 +31,29 @@ from synthshare.steward_keys import dp_noise_seed
 
 
 def release_conditions(
-    *, conditions: list[dict[str, float | str]], noise_multiplier: float | None, ledger: PrivacyLedger, seed: int
+    *, conditions: list[dict[str, float | str]], noise_multiplier: float | None, ledger: PrivacyLedger, seed: int,
+    space: str = PRIOR_SPACE,
 ) -> tuple[dict, PrivacyLedger]:
-    """(conditions.json payload, ledger with the release recorded when DP is on)."""
+    """(conditions.json payload, ledger with the release recorded when DP is on).
+
+    space: the prior's scale; training always releases PRIOR_SPACE ("linear" is the earlier prior, kept for
+    benchmarks/prior_bench.py to compare against).
+    """
     rng = np.random.default_rng(seed if noise_multiplier is None else dp_noise_seed(stage="stats", seed=seed))
-    vectors = to_prior_space(measure_matrix(conditions))
+    vectors = to_prior_space(measure_matrix(conditions), space)
     categories = np.array([group_index(str(c["group"])) for c in conditions], dtype=np.int64)
     released = release_statistics(
-        vectors=vectors, categories=categories, n_categories=len(CONDITION_GROUPS), lower=to_prior_space(MEASURE_LOWER),
-        upper=to_prior_space(MEASURE_UPPER), noise_multiplier=noise_multiplier, rng=rng,
+        vectors=vectors, categories=categories, n_categories=len(CONDITION_GROUPS),
+        lower=to_prior_space(MEASURE_LOWER, space), upper=to_prior_space(MEASURE_UPPER, space),
+        noise_multiplier=noise_multiplier, rng=rng,
     )
     if noise_multiplier is not None:
         ledger.record_gaussian(stage="stats", noise_multiplier=noise_multiplier, sensitivity=released.sensitivity)
-    mean, std = codec_moments(counts=released.counts, means=released.means, covariance=released.covariance)
+    mean, std = codec_moments(counts=released.counts, means=released.means, covariance=released.covariance, space=space)
     payload = {
         "groups": list(CONDITION_GROUPS),
         "fields": list(MEASURE_FIELDS),
-        "statistics": {**released.to_dict(), "space": PRIOR_SPACE},
+        "statistics": {**released.to_dict(), "space": space},
         "codec": ConditionCodec(mean=mean, std=std).to_dict(),
         "ledger": ledger.to_dict(),
     }

@@ -54,7 +54,8 @@ def test_scale_maps_are_inverse_and_only_volumes_are_logged() -> None:
 def test_draws_keep_each_groups_spread_in_proportion_to_its_size() -> None:
     """The linear prior pooled one SD in mL over the groups: a small heart's ESV got a spread sized for a
     large one's (CV about 0.8 here; it drew HCM end-systolic volumes of 4 mL on the phantom)."""
-    prior = _released(_cohort())
+    rows = _cohort()
+    prior = _released(rows)
     assert prior["statistics"]["space"] == PRIOR_SPACE
     draws = draw_conditions(prior=prior, n=4000, rng=np.random.default_rng(1))
     for group, esv in (("HCM", 30.0), ("DCM", 230.0)):
@@ -64,6 +65,13 @@ def test_draws_keep_each_groups_spread_in_proportion_to_its_size() -> None:
         cv = np.std(np.log(v))
         assert 0.11 < cv < 0.20, (group, cv)  # its own proportional spread, not a pooled one
         assert v.min() > 0.4 * esv
+    # control: the same cohort released on the linear scale gives the small hearts the pooled spread
+    linear, _ = release_conditions(conditions=rows, noise_multiplier=None, ledger=PrivacyLedger.disabled(), seed=0,
+                                   space="linear")
+    assert linear["statistics"]["space"] == "linear"
+    hcm = np.array([d["lv_esv"] for d in draw_conditions(prior=linear, n=4000, rng=np.random.default_rng(1))
+                    if d["group"] == "HCM"])
+    assert np.std(np.log(hcm)) > 0.5 and np.percentile(hcm, 1) < 10.0
 
 
 def test_codec_moments_are_the_mixture_moments_of_the_draws() -> None:
@@ -101,3 +109,16 @@ def test_missing_measures_are_filled_with_the_groups_geometric_mean() -> None:
     rv = np.array([r["rv_edv"] for r in rows if r["group"] == "DCM"])
     assert filled["rv_edv"] == pytest.approx(float(np.exp(np.log(rv).mean())), rel=1e-9)
     assert filled["lv_ef"] == pytest.approx(100 * 70 / 290)
+
+
+def test_codec_of_a_linear_prior_is_the_mixture_mean_and_total_variance() -> None:
+    """On the linear scale the moments reduce to the earlier formula: within plus between the groups."""
+    payload, _ = release_conditions(conditions=_cohort(), noise_multiplier=None, ledger=PrivacyLedger.disabled(), seed=0,
+                                    space="linear")
+    stats = payload["statistics"]
+    counts, means, cov = (np.asarray(stats[k]) for k in ("counts", "means", "covariance"))
+    w = counts / counts.sum()
+    mean = w @ means
+    std = np.sqrt(np.maximum(np.diag(cov) + w @ (means - mean) ** 2, 1e-6))
+    np.testing.assert_allclose(payload["codec"]["mean"], mean)
+    np.testing.assert_allclose(payload["codec"]["std"], std, rtol=1e-9)
