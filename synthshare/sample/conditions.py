@@ -1,10 +1,11 @@
 """Sampling conditions: from a user CSV (validated) or drawn from the released prior.
 
 CSV columns: group, lv_edv, lv_esv (required); lv_ef, rv_edv, myo_mass, slices (optional: lv_ef is
-derived from EDV/ESV, the others filled with the group's released mean). Volumes in mL, EF in %,
-myocardial mass in g, slices a whole number within the run's grid. Any other column is refused (a
-misspelt optional column would otherwise be replaced by the group mean without a word), and so is
-a group the training cohort had no subject of (the generator never learnt it).
+derived from EDV/ESV, the others filled with the group's released mean, the geometric mean for rv_edv
+and myo_mass, which the prior holds on a log scale). Volumes in mL, EF in %, myocardial mass in g,
+slices a whole number within the run's grid. Any other column is refused (a misspelt optional column
+would otherwise be replaced by the group mean without a word), and so is a group the training cohort
+had no subject of (the generator never learnt it).
 """
 
 from __future__ import annotations
