@@ -31,7 +31,7 @@ test-slow: install
 ## Every benchmark in turn (minutes each; privacy_utility and memorising_generator take the longest);
 ## each prints its figures and ratios. benchmarks/utility_dev.py and benchmarks/calibration_bench.py need a
 ## trained release's work folder (--work), so they are run by hand, not here.
-BENCHMARKS := dp_overhead audit_scaling utility_bench generator_bench privacy_utility memorising_generator
+BENCHMARKS := prior_bench dp_overhead audit_scaling utility_bench generator_bench privacy_utility memorising_generator
 bench: install
 	for name in $(BENCHMARKS); do echo "== benchmarks/$$name.py"; OMP_NUM_THREADS=1 $(BIN)/python benchmarks/$$name.py || exit 1; done
 
