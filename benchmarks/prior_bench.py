@@ -1,12 +1,12 @@
 """The released conditioning prior, log-normal volumes against the earlier normal-in-mL prior: how far its
 draws sit from held-out real subjects, with no generator in the way.
 
-    python benchmarks/prior_bench.py [--n 100] [--seed 0] [--splits 20] [--draws 400] [--json F]
+    python benchmarks/prior_bench.py [--n 100] [--seed 0] [--splits 20] [--draws 400] [--noise-multiplier S] [--json F]
 
 The cohort is the embedded phantom's (n subjects, its seed), measured from its drawn parameters (the rendered
 volumes equal them to voxel rounding). Each split holds out 30% of every diagnosis group, as `release` does;
-the rest are released through the training's own path (train/conditions_stage.release_conditions, exact, no DP)
-on each scale, and --draws conditions are drawn from each with the sampler's draw_conditions. Printed per
+the rest are released through the training's own path (train/conditions_stage.release_conditions; exact, or with
+--noise-multiplier S the Gaussian mechanism at that sigma, from a throwaway DP-noise key) on each scale, and --draws conditions are drawn from each with the sampler's draw_conditions. Printed per
 measure: the Wasserstein-1 distance of the draws to the held-out subjects (mean over the splits), beside the
 distance of the training subjects themselves to the held-out ones (the floor a perfect prior would sit near);
 and the 1st percentile of the drawn LV ESV of the smallest-hearted group (HCM) against its real minimum.
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +60,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--splits", type=int, default=20)
     parser.add_argument("--draws", type=int, default=400)
+    parser.add_argument("--noise-multiplier", type=float, default=None,
+                        help="DP statistics noise (the demo at --epsilon 8 plans 2.38: `synthshare privacy plan`)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.noise_multiplier is not None:  # DP noise is keyed by the steward's secret: use a throwaway one
+        os.environ["SYNTHSHARE_HOME"] = tempfile.mkdtemp(prefix="prior_bench_key_")
 
     rows = phantom_conditions(args.n, args.seed)
     groups = np.array([r["group"] for r in rows])
@@ -75,14 +81,17 @@ def main() -> None:
         train = [r for r, h in zip(rows, held) if not h]
         w1["real"].append([wasserstein_distance(values[f][~held], values[f][held]) for f in FIELDS])
         for space in SPACES:
-            prior, _ = release_conditions(conditions=train, noise_multiplier=None, ledger=PrivacyLedger.disabled(),
-                                          seed=0, space=space)
+            prior, _ = release_conditions(conditions=train, noise_multiplier=args.noise_multiplier,
+                                          ledger=PrivacyLedger.disabled() if args.noise_multiplier is None else
+                                          PrivacyLedger(delta=1e-3), seed=split, space=space)
             draws = draw_conditions(prior=prior, n=args.draws, rng=rng)
             w1[space].append([wasserstein_distance([d[f] for d in draws], values[f][held]) for f in FIELDS])
             low[space].append(float(np.percentile([d["lv_esv"] for d in draws if d["group"] == "HCM"], 1)))
     summary = {name: dict(zip(FIELDS, np.mean(v, axis=0).round(2).tolist())) for name, v in w1.items()}
     hcm_min = float(values["lv_esv"][groups == "HCM"].min())
-    print(f"W1 to the held-out subjects, mean over {args.splits} splits (n {args.n}, seed {args.seed}, {args.draws} draws):")
+    noise = "exact" if args.noise_multiplier is None else f"DP noise multiplier {args.noise_multiplier:g}"
+    print(f"W1 to the held-out subjects, mean over {args.splits} splits (n {args.n}, seed {args.seed}, {args.draws} draws, "
+          f"{noise}):")
     print("  " + "".ljust(28) + "".join(f.rjust(10) for f in FIELDS))
     for name, label in (("real", "training subjects (floor)"), ("linear", "prior, normal in mL"),
                         (PRIOR_SPACE, "prior, log-normal volumes")):
