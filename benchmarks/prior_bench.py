@@ -18,7 +18,12 @@ Measured 2026-12-02 (`python benchmarks/prior_bench.py`, 12 s), W1 mean over 20 
   prior, log-normal volumes         9.19      8.48      2.71     11.04     10.72
   HCM LV ESV, 1st percentile of the draws: linear 4.0 mL, log-normal 21.7 mL (the cohort's smallest: 19.5 mL)
 The log-normal prior closes most of the gap to the floor for LV EDV, ESV, EF and the mass; RV EDV moves the other
-way by about 1 mL. What a generator makes of the draws is measured on releases: benchmarks/results/log_prior.json.
+way by about 1 mL. `--n 2000 --splits 5`: floor 2.48 / 1.92 / 0.48 / 1.90 / 2.16, linear 8.19 / 8.66 / 3.75 / 5.63 /
+10.05, log-normal 5.96 / 5.82 / 1.63 / 4.65 / 4.31. Under DP noise the order flips (`--noise-multiplier 2.38`, the
+demo's statistics noise at epsilon 8; one throwaway key per run): at n 100 linear 121.85 / 48.12 / 20.23 / 146.26 /
+113.26 against log-normal 163.67 / 63.67 / 22.02 / 194.03 / 148.03; at n 2000 (5 splits) linear 12.15 / 12.12 / 8.72
+/ 18.38 / 12.13 against 30.35 / 15.38 / 7.03 / 36.86 / 27.49. So training releases the log-normal prior without DP
+and the linear one under DP (models/conditioning.py: prior_space). What a generator makes of the draws is measured on releases: benchmarks/results/log_prior.json.
 """
 
 from __future__ import annotations

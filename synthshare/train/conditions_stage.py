@@ -2,9 +2,10 @@
 
 Released through privacy.statistics.release_statistics (Gaussian mechanism when DP is on, exact
 when off) and written to RUN/conditions.json with the standardisation the denoisers use.
-The volumes and the mass are released on a log scale (models/conditioning.py: PRIOR_SPACE, why there),
-clipped to the log of the public bounds; the mechanism and its sensitivity are those of any bounded
-vector, and the map is public, so the guarantee is the same as on the linear scale.
+Without DP the volumes and the mass are released on a log scale, under DP on the linear one
+(models/conditioning.py: prior_space, why there), each clipped to the public bounds on its scale; the
+mechanism and its sensitivity are those of any bounded vector and the map is public, so the guarantee
+does not depend on the scale.
 The sampler draws conditions from it when the user gives none.
 Under DP the noise is seeded from the steward's secret key (synthshare.steward_keys), never from the
 public config seed: whoever could replay the draws could subtract them and read the exact sums.
@@ -36,8 +37,8 @@ def release_conditions(
 ) -> tuple[dict, PrivacyLedger]:
     """(conditions.json payload, ledger with the release recorded when DP is on).
 
-    space: the prior's scale; training always releases PRIOR_SPACE ("linear" is the earlier prior, kept for
-    benchmarks/prior_bench.py to compare against).
+    space: the prior's scale, models/conditioning.prior_space (training passes it; benchmarks/prior_bench.py
+    compares the two).
     """
     rng = np.random.default_rng(seed if noise_multiplier is None else dp_noise_seed(stage="stats", seed=seed))
     vectors = to_prior_space(measure_matrix(conditions), space)

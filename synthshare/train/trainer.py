@@ -18,7 +18,7 @@ from privacy.distributed import barrier
 from privacy.plan import BudgetPlan, check_delta_for_cohort
 from synthshare.config import Config
 from synthshare.data.prepared import PreparedSubject
-from synthshare.models.conditioning import PRIOR_SPACE, ConditionCodec, subject_conditions
+from synthshare.models.conditioning import ConditionCodec, prior_space, subject_conditions
 from synthshare.models.device import to_compute_device
 from synthshare.models.encode import encode_subjects
 from synthshare.models.residual_norm import stroke_scale
@@ -61,12 +61,13 @@ def stage_hashes(*, config: Config, train_keys: list[str], conditions_sha256: st
     The statistics depend on the data grid (the `slices` condition) and, under DP, on the steward's
     dp-noise key (its id, not the key): a new key retrains the whole chain, so a run is never
     finished with noise from a key other than the one its provenance names.
-    A run released before the log-scale prior (PRIOR_SPACE) re-releases it and so retrains: the
-    denoisers' standardisation comes from the release.
+    A run released before the log-scale prior (models/conditioning.py: prior_space) re-releases it and so
+    retrains: the denoisers' standardisation comes from the release.
     """
     payload: dict[str, Any] = {"stage": "stats", "privacy": config.to_dict()["privacy"], "data": config.to_dict()["data"],
                                "seed": config.seed, "train_keys": keys_fingerprint(train_keys),
-                               "conditions": conditions_sha256, "prior_space": PRIOR_SPACE}
+                               "conditions": conditions_sha256,
+                               "prior_space": prior_space(private=config.privacy.epsilon is not None)}
     if config.privacy.epsilon is not None:
         payload["dp_noise_key"] = key_id(load_key("dp-noise"))
     stats = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -133,7 +134,7 @@ def train_conditions(
     ledger = _initial_ledger(config=config, n_train=len(train_keys))
     conditions = [subject_conditions(subject=cohort.load(k)) for k in train_keys]
     payload, ledger = release_conditions(conditions=conditions, noise_multiplier=None if plan is None else plan[1],
-                                         ledger=ledger, seed=config.seed)
+                                         ledger=ledger, seed=config.seed, space=prior_space(private=plan is not None))
     payload["hash"] = h
     payload["train_keys_sha256"] = keys_fingerprint(train_keys)  # what `stale_stages` chains the stage hashes from
     run_dir.write_json(run_dir.conditions_json, payload)

@@ -122,3 +122,26 @@ def test_codec_of_a_linear_prior_is_the_mixture_mean_and_total_variance() -> Non
     std = np.sqrt(np.maximum(np.diag(cov) + w @ (means - mean) ** 2, 1e-6))
     np.testing.assert_allclose(payload["codec"]["mean"], mean)
     np.testing.assert_allclose(payload["codec"]["std"], std, rtol=1e-9)
+
+
+def test_training_releases_log_volumes_without_dp_and_the_linear_prior_under_dp(cohort, tiny_config, tmp_path, monkeypatch):
+    """Under DP the log scale amplifies the noise on the variances (models/conditioning.py: prior_space); the
+    scale is part of the statistics stage hash, so a run never resumes on a prior released on the other scale."""
+    from synthshare.train.run_dir import RunDir
+    from synthshare.train.trainer import conditions_fingerprint, stage_hashes, train_conditions
+
+    monkeypatch.setenv("SYNTHSHARE_HOME", str(tmp_path / "home"))  # a throwaway DP-noise key
+    keys = cohort.keys[:6]
+    dp = tiny_config.with_updates({"privacy": {"epsilon": 8.0}})
+    spaces = {}
+    for name, config in (("plain", tiny_config), ("dp", dp)):
+        payload, _ = train_conditions(cohort=cohort, train_keys=keys, config=config, run_dir=RunDir(tmp_path / name))
+        spaces[name] = payload["statistics"]["space"]
+        draws = draw_conditions(prior=payload, n=50, rng=np.random.default_rng(0))
+        assert all(d["lv_edv"] > 1.0 and 0.0 < d["lv_ef"] < 100.0 for d in draws)
+    assert spaces == {"plain": PRIOR_SPACE, "dp": "linear"}
+    fp = conditions_fingerprint(cohort=cohort, train_keys=keys)
+    log_hashes = stage_hashes(config=tiny_config, train_keys=keys, conditions_sha256=fp)
+    monkeypatch.setattr("synthshare.train.trainer.prior_space", lambda private: "linear")  # same config, other scale
+    linear_hashes = stage_hashes(config=tiny_config, train_keys=keys, conditions_sha256=fp)
+    assert all(linear_hashes[s] != log_hashes[s] for s in log_hashes)  # the statistics and every stage after them
