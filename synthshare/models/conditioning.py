@@ -37,7 +37,8 @@ CONDITION_DIM = len(CONDITION_GROUPS) + len(MEASURE_FIELDS) + 1
 # farther from held-out subjects than linear ones for LV EDV, ESV, RV EDV and the mass at 100 and at 2000
 # subjects (LV EDV W1 164 against 122 mL, and 30 against 12; only EF came out nearer, 7.0 against 8.7 at 2000).
 PRIOR_SPACE = "log-volumes"  # conditions.json statistics.space; part of the statistics stage hash
-DP_PRIOR_SPACE = "linear"
+LINEAR_SPACE = "linear"  # the earlier prior: every measure normal in its units
+DP_PRIOR_SPACE = LINEAR_SPACE
 PRIOR_LOG_FIELDS: tuple[str, ...] = ("lv_edv", "lv_esv", "rv_edv", "myo_mass")
 PRIOR_FLOOR = 1.0  # mL (g for the mass): the log-scale lower bound where MEASURE_LOWER is 0
 
@@ -72,11 +73,11 @@ def prior_log_mask(space: str | None) -> np.ndarray:
 
     ``space`` is conditions.json's statistics.space; None (a run released before log-volumes) is linear.
     """
-    if space is None or space == "linear":
+    if space is None or space == LINEAR_SPACE:
         return np.zeros(len(MEASURE_FIELDS), dtype=bool)
     if space == PRIOR_SPACE:
         return np.array([f in PRIOR_LOG_FIELDS for f in MEASURE_FIELDS])
-    raise ValueError(f"unknown prior space {space!r}; expected {PRIOR_SPACE!r} or 'linear'")
+    raise ValueError(f"unknown prior space {space!r}; expected {PRIOR_SPACE!r} or {LINEAR_SPACE!r}")
 
 
 def to_prior_space(x: np.ndarray, space: str | None = PRIOR_SPACE) -> np.ndarray:

@@ -21,7 +21,6 @@ from synthshare.models.conditioning import (
     MEASURE_FIELDS,
     MEASURE_LOWER,
     MEASURE_UPPER,
-    PRIOR_SPACE,
     ConditionCodec,
     group_index,
     measure_matrix,
@@ -33,12 +32,12 @@ from synthshare.steward_keys import dp_noise_seed
 
 def release_conditions(
     *, conditions: list[dict[str, float | str]], noise_multiplier: float | None, ledger: PrivacyLedger, seed: int,
-    space: str = PRIOR_SPACE,
+    space: str,
 ) -> tuple[dict, PrivacyLedger]:
     """(conditions.json payload, ledger with the release recorded when DP is on).
 
-    space: the prior's scale, models/conditioning.prior_space (training passes it; benchmarks/prior_bench.py
-    compares the two).
+    space: the prior's scale, no default: models/conditioning.prior_space(private=...) picks it for training
+    (log-volumes would amplify DP noise); benchmarks/prior_bench.py compares the two.
     """
     rng = np.random.default_rng(seed if noise_multiplier is None else dp_noise_seed(stage="stats", seed=seed))
     vectors = to_prior_space(measure_matrix(conditions), space)
@@ -62,7 +61,7 @@ def release_conditions(
 
 
 def codec_moments(*, counts: np.ndarray, means: np.ndarray, covariance: np.ndarray,
-                  space: str | None = PRIOR_SPACE) -> tuple[np.ndarray, np.ndarray]:
+                  space: str | None) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) per measure, in the measures' own units, of the released prior's mixture over the groups.
 
     The denoisers see the measures in mL, standardised by these (post-processing of the release). A

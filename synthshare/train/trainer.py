@@ -134,7 +134,8 @@ def train_conditions(
     ledger = _initial_ledger(config=config, n_train=len(train_keys))
     conditions = [subject_conditions(subject=cohort.load(k)) for k in train_keys]
     payload, ledger = release_conditions(conditions=conditions, noise_multiplier=None if plan is None else plan[1],
-                                         ledger=ledger, seed=config.seed, space=prior_space(private=plan is not None))
+                                         ledger=ledger, seed=config.seed,
+                                         space=prior_space(private=config.privacy.epsilon is not None))
     payload["hash"] = h
     payload["train_keys_sha256"] = keys_fingerprint(train_keys)  # what `stale_stages` chains the stage hashes from
     run_dir.write_json(run_dir.conditions_json, payload)

@@ -35,7 +35,8 @@ def _cohort(n_per_group: int = 60, seed: int = 0) -> list[dict]:
 
 
 def _released(rows: list[dict]) -> dict:
-    payload, _ = release_conditions(conditions=rows, noise_multiplier=None, ledger=PrivacyLedger.disabled(), seed=0)
+    payload, _ = release_conditions(conditions=rows, noise_multiplier=None, ledger=PrivacyLedger.disabled(), seed=0,
+                                    space=PRIOR_SPACE)
     return payload
 
 
@@ -78,7 +79,7 @@ def test_codec_moments_are_the_mixture_moments_of_the_draws() -> None:
     prior = _released(_cohort())
     stats = prior["statistics"]
     mean, std = codec_moments(counts=np.asarray(stats["counts"]), means=np.asarray(stats["means"]),
-                              covariance=np.asarray(stats["covariance"]))
+                              covariance=np.asarray(stats["covariance"]), space=PRIOR_SPACE)
     np.testing.assert_allclose(prior["codec"]["mean"], mean)
     # Monte Carlo of the released model itself (unclipped, before ESV/EF post-processing)
     rng = np.random.default_rng(2)

@@ -17,6 +17,7 @@ from synthshare.models.conditioning import (
     MEASURE_UPPER,
     group_index,
     measure_matrix,
+    prior_space,
     subject_conditions,
 )
 from synthshare.steward_keys import dp_noise_seed
@@ -37,7 +38,8 @@ def use_home(tmp_path, monkeypatch):
 def _stats(cohort, noise_multiplier):
     conditions = [subject_conditions(subject=cohort.load(k)) for k in cohort.keys[:6]]
     ledger = PrivacyLedger(delta=1e-3) if noise_multiplier is not None else PrivacyLedger.disabled()
-    payload, _ = release_conditions(conditions=conditions, noise_multiplier=noise_multiplier, ledger=ledger, seed=0)
+    payload, _ = release_conditions(conditions=conditions, noise_multiplier=noise_multiplier, ledger=ledger, seed=0,
+                                    space=prior_space(private=noise_multiplier is not None))
     return payload["statistics"]
 
 
