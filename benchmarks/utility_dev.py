@@ -15,6 +15,7 @@ motion-stage hash.
 
     python benchmarks/utility_dev.py --work /tmp/utility_work/.rel.work --eval dev \\
         [--n-synthetic 40] [--seeds 0] [--set steps=600] [--set combine=pretrain_finetune] [--config demo]
+        [--set reference=true]
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ def main() -> None:
 
     for seed in (int(s) for s in args.seeds.split(",")):
         t0 = time.perf_counter()
-        # real_train = exactly the release's real subset; the report's own subset draw keeps it whole
-        report = utility_report(real_train=real, synthetic=synthetic, real_test=test, config=utility, seed=seed,
-                                progress=False)
+        # dev: real_train = exactly the release's real subset (the report's own subset draw keeps it whole; the other
+        # training subjects are the test set). holdout: every training subject, as the release passes them, so that
+        # reference=true has further real subjects (the subset is the release's at the release's seed)
+        report = utility_report(real_train=real if args.eval == "dev" else train, synthetic=synthetic, real_test=test,
+                                config=utility, seed=seed, progress=False)
         seconds = time.perf_counter() - t0
         dice = report["dice"]
         print(json.dumps({  # a benchmark script: its stdout is its output
@@ -103,7 +106,17 @@ def main() -> None:
             "dice": {r: {k: round(v, 4) for k, v in (dice[r] or {}).items()} for r in dice},
             "hd95": {r: {k: round(v, 2) for k, v in (report["hd95"][r] or {}).items()} for r in report["hd95"]},
             "gain_points": round(100 * (dice["real+synthetic"]["mean"] - dice["real"]["mean"]), 2),
+            "scarcity_gain_points": {row["n_real"]: _points(row["gain_points"]) for row in report["scarcity"]},
+            # --set reference=true: the same protocol with further real training subjects in place of the synthetic ones
+            "reference_gain_points": None if report["reference"] is None else {
+                row["n_real"]: _points(row["gain_points"])
+                for row in [{"n_real": len(real), **report["reference"]}, *report["reference"]["scarcity"]]
+            },
         }))
+
+
+def _points(gain: dict | None) -> float | None:
+    return None if gain is None else round(gain["mean"], 2)
 
 
 if __name__ == "__main__":

@@ -186,6 +186,12 @@ class UtilityConfig(_Strict):
     finetune_fraction: float = Field(
         0.5, gt=0.0, lt=1.0, description="pretrain_finetune: share of the steps spent fine-tuning on real"
     )
+    reference: bool = Field(
+        False, description="also run real+synthetic's protocol with further real training subjects (outside the real "
+        "subset, as many as the synthetic subjects where there are enough) in place of the synthetic ones: the gain a "
+        "generator that drew new subjects from the cohort itself would give, the ceiling of the synthetic gain "
+        "(utility.json 'reference')",
+    )
     augment_flip: bool = Field(False, description="random flips of each slice (image and labels)")
     augment_rot90: bool = Field(False, description="random quarter turns of square slices (image and labels)")
     augment_intensity: float = Field(0.0, ge=0.0, lt=1.0, description="image scaled by 1 +- this, uniform")

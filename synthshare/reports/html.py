@@ -119,10 +119,16 @@ def _headline(fidelity: Mapping, utility: Mapping) -> list[tuple[str, str]]:
     for regime, scores in (utility.get("dice") or {}).items():
         rows.append((f"mean Dice on real test, trained on {regime}", _fmt((scores or {}).get("mean"))))
     real_n = (utility.get("n_train") or {}).get("real")
+    reference = utility.get("reference") if isinstance(utility.get("reference"), Mapping) else {}
+    ceilings = {r.get("n_real"): r.get("gain_points") for r in reference.get("scarcity") or [] if isinstance(r, Mapping)}
+    ceilings[real_n] = reference.get("gain_points")
     for n, gain in [(real_n, utility.get("gain_points"))] + [(r.get("n_real"), r.get("gain_points"))
                                                              for r in utility.get("scarcity") or [] if isinstance(r, Mapping)]:
         if isinstance(gain, Mapping):
             rows.append((f"Dice gain of adding synthetic data, {n} real training subjects (points)", _fmt(gain.get("mean"))))
+        if isinstance(ceilings.get(n), Mapping):
+            rows.append((f"... of adding {_fmt(reference.get('n_subjects'))} further real subjects instead, the ceiling "
+                         f"(points)", _fmt(ceilings[n].get("mean"))))
     return rows
 
 

@@ -29,6 +29,11 @@ reported: the last step's loss is a function of the few real slices of its batch
 ``privacy_guarantee`` states the release's guarantee, which does not cover this report. ``scarcity`` repeats real and
 real+synthetic with fewer real subjects (nested subsets of the real subset): synthetic data helps
 most where real labels are scarcest, and one figure at one size hides that curve.
+``reference`` (``utility.reference``) is the ceiling a gain is read against: real+synthetic's protocol
+run again with further real training subjects (outside the real subset; as many as the synthetic
+subjects where there are enough; their labelled frames) in place of the synthetic ones, i.e. a
+generator that drew new subjects from the cohort itself. Where 20 real subjects already saturate the
+segmenter, even that gain is small, and a synthetic gain is judged against it, not against zero.
 
 How the trainings run. They are independent, so they are cut into work units (one regime, one
 training seed; under ``pretrain_finetune`` one unit pretrains once on synthetic and fine-tunes a copy
@@ -64,6 +69,8 @@ from synthshare.reports.surface import hd95
 logger = logging.getLogger(__name__)
 
 REGIMES = ("real", "synthetic", "real+synthetic")
+REFERENCE = "real+reference"  # real+synthetic's protocol with further real subjects in place of the synthetic ones
+_COMBINED = ("real+synthetic", REFERENCE)
 CLASSES = tuple(LABEL_NAMES[c] for c in range(1, NUM_CLASSES))  # LV, MYO, RV
 
 
@@ -154,16 +161,18 @@ def phase_steps(config: UtilityConfig) -> tuple[int, int]:
     return config.steps - finetune, finetune
 
 
-def pretrain(*, model: torch.nn.Module, synthetic: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool) -> None:
+def pretrain(*, model: torch.nn.Module, synthetic: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool,
+             name: str = "real+synthetic") -> None:
     """``pretrain_finetune``'s first phase, in place: synthetic slices only."""
     segnet.train_unet(model=model, pools=[synthetic], config=config, seed=seed, progress=progress,
-                      steps=phase_steps(config)[0], name="real+synthetic pretrain")
+                      steps=phase_steps(config)[0], name=f"{name} pretrain")
 
 
-def finetune(*, model: torch.nn.Module, real: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool) -> float:
+def finetune(*, model: torch.nn.Module, real: segnet.SlicePool, config: UtilityConfig, seed: int, progress: bool,
+             name: str = "real+synthetic") -> float:
     """``pretrain_finetune``'s second phase, in place: real slices only, fresh optimiser; the last loss."""
     return segnet.train_unet(model=model, pools=[real], config=config, seed=seed, progress=progress,
-                             steps=phase_steps(config)[1], name="real+synthetic fine-tune")
+                             steps=phase_steps(config)[1], name=f"{name} fine-tune")
 
 
 def train_regime(
@@ -223,6 +232,11 @@ def protocol(config: UtilityConfig) -> dict:
             "real training subjects (the same synthetic subjects and test set)" if config.scarcity else "none"
         ),
         "gain_points": "100 x (real+synthetic - real) mean Dice, per training seed and their mean",
+        "reference": (
+            "real+synthetic's protocol (and scarcity sizes) again with further real training subjects, outside the "
+            "real subset and with their labelled frames only, in place of the synthetic subjects; its gain_points is "
+            "100 x (real+reference - real)" if config.reference else "none"
+        ),
     }
 
 
@@ -236,15 +250,15 @@ _SOURCES = {"real": ("real",), "synthetic": ("synthetic",), "real+synthetic": ("
 class _Unit:
     """One regime at one training seed, scored at each of ``sizes`` (numbers of real training subjects).
 
-    Only ``pretrain_finetune`` real+synthetic units hold several sizes: the synthetic pretraining is
-    shared and each size fine-tunes its own copy of it. ``synthetic`` units ignore the sizes."""
+    Only ``pretrain_finetune`` real+synthetic (and real+reference) units hold several sizes: the pretraining
+    is shared and each size fine-tunes its own copy of it. ``synthetic`` units ignore the sizes."""
 
     regime: str
     seed: int
     sizes: tuple[int, ...]
 
     def steps(self, config: UtilityConfig) -> int:
-        if self.regime == "real+synthetic" and config.combine == "pretrain_finetune":
+        if self.regime in _COMBINED and config.combine == "pretrain_finetune":
             pretrain_steps, finetune_steps = phase_steps(config)
             return pretrain_steps + finetune_steps * len(self.sizes)
         return config.steps
@@ -261,28 +275,34 @@ class _Scored:
 
 @dataclass(frozen=True)
 class _Inputs:
-    """What every unit reads: the real pools by subject count, the synthetic pool, the test subjects."""
+    """What every unit reads: the real pools by subject count, the synthetic pool, the test subjects, and the
+    further real subjects of ``reference`` (None: not run)."""
 
     real: dict[int, segnet.SlicePool]
     synthetic: segnet.SlicePool
     test: list[PreparedSubject]
     config: UtilityConfig
+    reference: segnet.SlicePool | None = None
 
 
 def _run_unit(inputs: _Inputs, unit: _Unit) -> list[_Scored]:
     """Train and score one unit (run_pieces calls it with the shared inputs first)."""
-    config, synthetic = inputs.config, inputs.synthetic
-    if unit.regime == "real+synthetic" and config.combine == "pretrain_finetune":
+    config = inputs.config
+    # real+reference is real+synthetic's training with the further real subjects as its second source
+    synthetic = inputs.reference if unit.regime == REFERENCE else inputs.synthetic
+    regime = "real+synthetic" if unit.regime == REFERENCE else unit.regime
+    if regime == "real+synthetic" and config.combine == "pretrain_finetune":
         pretrained = segnet.build_unet(config=config, seed=unit.seed)
-        pretrain(model=pretrained, synthetic=synthetic, config=config, seed=unit.seed, progress=False)
+        pretrain(model=pretrained, synthetic=synthetic, config=config, seed=unit.seed, progress=False, name=unit.regime)
         out = []
         for n in unit.sizes:  # train_regime's fine-tuning, each size from its own copy of the shared pretraining
             model = copy.deepcopy(pretrained)
-            loss = finetune(model=model, real=inputs.real[n], config=config, seed=unit.seed, progress=False)
+            loss = finetune(model=model, real=inputs.real[n], config=config, seed=unit.seed, progress=False,
+                            name=unit.regime)
             out.append(_Scored(unit.regime, n, unit.seed, _evaluate(model, inputs.test, config), loss))
         return out
     (n,) = unit.sizes
-    model, loss = train_regime(regime=unit.regime, real=inputs.real[n], synthetic=synthetic, config=config,
+    model, loss = train_regime(regime=regime, real=inputs.real[n], synthetic=synthetic, config=config,
                                seed=unit.seed, progress=False)
     return [_Scored(unit.regime, n, unit.seed, _evaluate(model, inputs.test, config), loss)]
 
@@ -292,7 +312,7 @@ def _run_units(units: list[_Unit], inputs: _Inputs, progress: bool) -> list[_Sco
     order = sorted(units, key=lambda u: -u.steps(inputs.config))
     workers = resolve_workers(inputs.config.workers, len(order))
     if progress:
-        trainings = sum(len(u.sizes) if u.regime == "real+synthetic" else 1 for u in order)
+        trainings = sum(len(u.sizes) if u.regime in _COMBINED else 1 for u in order)
         logger.info("utility: %d trainings in %d work units on %d worker process(es)", trainings, len(order), workers)
     done: list[_Scored] = []
     for k, scored in enumerate(run_pieces(_run_unit, order, workers=workers, shared=inputs), start=1):
@@ -305,21 +325,24 @@ def _run_units(units: list[_Unit], inputs: _Inputs, progress: bool) -> list[_Sco
 
 
 def _units(*, inputs: _Inputs, sizes: list[int], seed: int) -> list[_Unit]:
-    """The work units of a report: real at every size, synthetic once, real+synthetic at every size."""
+    """The work units of a report: real at every size, synthetic once, real+synthetic (and real+reference) at
+    every size."""
     config = inputs.config
     seeds = [seed + k for k in range(config.train_seeds)]
     has_real, has_synthetic = bool(len(inputs.real[sizes[0]])), bool(len(inputs.synthetic))
+    combined = [regime for regime, pool in (("real+synthetic", inputs.synthetic), (REFERENCE, inputs.reference))
+                if has_real and pool is not None and len(pool)]
     units: list[_Unit] = []
     for s in seeds:
         if has_real:
             units += [_Unit("real", s, (n,)) for n in sizes]
         if has_synthetic:
             units.append(_Unit("synthetic", s, (sizes[0],)))
-        if has_real and has_synthetic:
+        for regime in combined:
             if config.combine == "pretrain_finetune":
-                units.append(_Unit("real+synthetic", s, tuple(sizes)))
+                units.append(_Unit(regime, s, tuple(sizes)))
             else:
-                units += [_Unit("real+synthetic", s, (n,)) for n in sizes]
+                units += [_Unit(regime, s, (n,)) for n in sizes]
     return units
 
 
@@ -337,13 +360,55 @@ def _collect(scored: list[_Scored], *, regime: str, size: int, seeds: list[int])
     }
 
 
-def _gain(per_seed: dict) -> dict | None:
-    """real+synthetic minus real mean Dice in points (x100), per training seed and their mean; None if either is missing."""
-    real, both = per_seed.get("real"), per_seed.get("real+synthetic")
+def _gain(per_seed: dict, combined: str = "real+synthetic") -> dict | None:
+    """``combined`` (real+synthetic) minus real mean Dice in points (x100), per training seed and their mean; None if
+    either is missing."""
+    real, both = per_seed.get("real"), per_seed.get(combined)
     if real is None or both is None:
         return None
     diffs = [100.0 * (b - r) for r, b in zip(real, both)]
     return {"mean": float(np.mean(diffs)), "per_seed": diffs}
+
+
+def _reference_subjects(*, real_train: Sequence[PreparedSubject], real: Sequence[PreparedSubject], n: int, seed: int,
+                        config: UtilityConfig, notes: list[str]) -> list[PreparedSubject]:
+    """``reference``'s further real subjects: up to ``n`` (the synthetic count) real training subjects outside the
+    real subset, a seeded draw; [] (with a note) when it is off or there are none."""
+    if not config.reference:
+        return []
+    chosen = {s.key for s in real}
+    further = [s for s in real_train if s.key not in chosen]
+    if not further or not n:
+        notes.append(f"reference: {len(further)} real training subjects outside the real subset and {n} synthetic "
+                     "subjects; not run")
+        return []
+    if len(further) < n:
+        notes.append(f"reference: only {len(further)} real training subjects outside the real subset, fewer than the "
+                     f"{n} synthetic subjects it stands in for")
+    return _real_subset(further, n, seed + 1)
+
+
+def _reference_report(scored: list[_Scored], *, reference: Sequence[PreparedSubject], sizes: list[int],
+                      seeds: list[int], real_per_seed: dict[int, list[float] | None]) -> dict | None:
+    """utility.json's ``reference`` block: real+reference at every size and its gain over real; None if not run."""
+    if not reference:
+        return None
+    rows = []
+    for n in sizes:
+        result = _collect(scored, regime=REFERENCE, size=n, seeds=seeds)
+        if result is None:  # no real subjects: nothing to add further subjects to
+            return None
+        per_seed = {"real": real_per_seed.get(n), REFERENCE: result["dice_mean_per_seed"]}
+        rows.append({"n_real": n, "dice": result["dice"], "hd95": result["hd95"],
+                     "dice_mean_per_seed": result["dice_mean_per_seed"], "gain_points": _gain(per_seed, REFERENCE)})
+    main, *scarcity = rows
+    for row in rows:
+        if row["gain_points"] is not None:
+            logger.info("utility: %d real subjects: real+reference - real = %+.2f Dice points (the ceiling)",
+                        row["n_real"], row["gain_points"]["mean"])
+    return {"n_subjects": len(reference), "frames": "labelled frames only", **{k: v for k, v in main.items()
+                                                                              if k != "n_real"},
+            "scarcity": scarcity}
 
 
 def utility_report(
@@ -375,9 +440,12 @@ def utility_report(
             notes.append(f"scarcity {n}: only {len(real)} real training subjects; not run")
         else:
             sizes.append(n)
+    reference = _reference_subjects(real_train=real_train, real=real, n=len(synthetic), seed=seed, config=config,
+                                    notes=notes)
     # nested subsets: each smaller one drawn from the real subset, as a report on that subset alone would
     inputs = _Inputs(real={n: _pool(real if n == len(real) else _real_subset(real, n, seed)) for n in sizes},
-                     synthetic=_pool(synthetic), test=list(test), config=config)
+                     synthetic=_pool(synthetic), test=list(test), config=config,
+                     reference=_pool(reference) if reference else None)
     scored = _run_units(_units(inputs=inputs, sizes=sizes, seed=seed), inputs, progress)
     seeds = [int(seed) + k for k in range(config.train_seeds)]
 
@@ -406,6 +474,10 @@ def utility_report(
         report["scarcity"].append(row)
         if row["gain_points"] is not None:
             logger.info("utility: %d real subjects: real+synthetic - real = %+.2f Dice points", n, row["gain_points"]["mean"])
+    report["reference"] = _reference_report(scored, reference=reference, sizes=sizes, seeds=seeds,
+                                            real_per_seed={row["n_real"]: row["dice_mean_per_seed"]["real"]
+                                                           for row in report["scarcity"]}
+                                            | {len(real): report["dice_mean_per_seed"]["real"]})
     report.update(
         {
             "n_test": len(test),

@@ -100,7 +100,11 @@ def test_report_contract(released):
     for metric in ("dice", "hd95"):
         for regime in ("real", "synthetic", "real+synthetic"):
             assert {"mean", "LV", "MYO", "RV"} <= set(utility[metric][regime])
+    # configs/tiny.yaml utility.reference: 6 further real subjects (of 30 training) stand in for the 6 synthetic ones
+    assert utility["reference"]["n_subjects"] == 6
+    assert {"mean", "LV", "MYO", "RV"} <= set(utility["reference"]["dice"]) and "mean" in utility["reference"]["gain_points"]
     html = (released / "reports/report.html").read_text()
+    assert "further real subjects instead, the ceiling" in html
     assert "no formal privacy guarantee" in html.lower()
     assert "data:image/png;base64" in html
 

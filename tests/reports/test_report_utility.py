@@ -139,6 +139,24 @@ def test_html_headline_shows_the_gain_at_each_real_count() -> None:
     assert rows["Dice gain of adding synthetic data, 20 real training subjects (points)"].startswith("-0.27")
     assert rows["Dice gain of adding synthetic data, 5 real training subjects (points)"].startswith("2.18")
     assert not any("3 real training" in key for key in rows)  # no gain measured: no row
+    assert not any("further real" in key for key in rows)  # no reference run: no ceiling row
+
+
+def test_html_headline_shows_the_reference_gain_under_each_synthetic_gain() -> None:
+    from synthshare.reports.html import _headline
+
+    utility = {"dice": {}, "n_train": {"real": 20}, "gain_points": {"mean": -0.27, "per_seed": [-0.3, -0.24]},
+               "scarcity": [{"n_real": 5, "gain_points": {"mean": 2.18, "per_seed": [2.1, 2.26]}}],
+               "reference": {"n_subjects": 40, "gain_points": {"mean": 0.18, "per_seed": [0.1, 0.26]},
+                             "scarcity": [{"n_real": 5, "gain_points": {"mean": 3.12, "per_seed": [3.0, 3.24]}}]}}
+    labels = [label for label, _ in _headline({}, utility)]
+    rows = dict(_headline({}, utility))
+    ceiling = "... of adding 40 further real subjects instead, the ceiling (points)"
+    assert labels.count(ceiling) == 2  # one under each size's synthetic gain
+    first = labels.index("Dice gain of adding synthetic data, 20 real training subjects (points)")
+    assert labels[first + 1] == ceiling
+    assert [v for k, v in _headline({}, utility) if k == ceiling] == ["0.18", "3.12"]
+    assert rows["Dice gain of adding synthetic data, 5 real training subjects (points)"].startswith("2.18")
 
 
 def _keys(value):

@@ -295,3 +295,48 @@ def test_worker_count_follows_the_request_and_the_cpus():
     assert resolve_workers(3, pieces=2) == 2
     assert resolve_workers(0, pieces=100) == available_cpus()
     assert resolve_workers(0, pieces=0) == 1
+
+
+# -- reference: the same protocol with further real subjects in place of the synthetic ones -----
+
+
+@pytest.mark.parametrize("combine", ["pretrain_finetune", "mix"])
+def test_reference_is_real_plus_synthetic_trained_on_further_real_subjects(real_train, synthetic, real_holdout, combine):
+    """reference == real+synthetic of a report whose 'synthetic' subjects are the further real ones, at every size."""
+    from synthshare.reports.utility import _real_subset, _reference_subjects
+
+    config = TINY.model_copy(update={"steps": 4, "max_real_train": 3, "scarcity": (2,), "train_seeds": 2,
+                                     "combine": combine, "reference": True})
+    kw = {"real_test": real_holdout[:1], "progress": False, "seed": 0}
+    report = utility_report(real_train=real_train, synthetic=synthetic[:2], config=config, **kw)
+    subset = _real_subset(real_train, 3, 0)
+    further = _reference_subjects(real_train=real_train, real=subset, n=2, seed=0, config=config, notes=[])
+    assert len(further) == 2 and not {s.key for s in further} & {s.key for s in subset}  # outside the real subset
+    reference = report["reference"]
+    assert reference["n_subjects"] == 2 and [row["n_real"] for row in reference["scarcity"]] == [2]
+    stand_in = utility_report(real_train=subset, synthetic=further, config=config.model_copy(update={"reference": False}),
+                              **kw)
+    assert reference["dice_mean_per_seed"] == pytest.approx(stand_in["dice_mean_per_seed"]["real+synthetic"])
+    assert reference["scarcity"][0]["dice_mean_per_seed"] == pytest.approx(
+        stand_in["scarcity"][0]["dice_mean_per_seed"]["real+synthetic"])
+    assert reference["gain_points"]["per_seed"] == pytest.approx(
+        [100 * (b - a) for a, b in zip(report["dice_mean_per_seed"]["real"], reference["dice_mean_per_seed"])])
+    # control: the further real subjects train another model than the synthetic ones do
+    assert reference["dice_mean_per_seed"] != report["dice_mean_per_seed"]["real+synthetic"]
+    # the synthetic figures do not depend on whether the reference ran
+    assert stand_in["dice_mean_per_seed"]["real"] == report["dice_mean_per_seed"]["real"]
+    assert "further real training subjects" in report["protocol"]["reference"]
+
+
+def test_reference_off_none_or_short_is_stated(real_train, synthetic, real_holdout):
+    config = TINY.model_copy(update={"steps": 2, "max_real_train": 3})
+    kw = {"synthetic": synthetic[:4], "real_test": real_holdout[:1], "progress": False, "seed": 0}
+    off = utility_report(real_train=real_train, config=config, **kw)
+    assert off["reference"] is None and off["protocol"]["reference"] == "none"
+    on = config.model_copy(update={"reference": True})
+    none_left = utility_report(real_train=real_train[:3], config=on, **kw)
+    assert none_left["reference"] is None
+    assert any(n.startswith("reference: 0 real training subjects outside") for n in none_left["notes"])
+    short = utility_report(real_train=real_train[:5], config=on, **kw)  # 2 further real subjects for 4 synthetic
+    assert short["reference"]["n_subjects"] == 2
+    assert any("only 2 real training subjects outside the real subset, fewer than the 4" in n for n in short["notes"])
