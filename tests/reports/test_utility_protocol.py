@@ -329,7 +329,7 @@ def test_reference_is_real_plus_synthetic_trained_on_further_real_subjects(real_
 
 
 def test_reference_off_none_or_short_is_stated(real_train, synthetic, real_holdout):
-    config = TINY.model_copy(update={"steps": 2, "max_real_train": 3})
+    config = TINY.model_copy(update={"steps": 2, "max_real_train": 3, "reference": False})
     kw = {"synthetic": synthetic[:4], "real_test": real_holdout[:1], "progress": False, "seed": 0}
     off = utility_report(real_train=real_train, config=config, **kw)
     assert off["reference"] is None and off["protocol"]["reference"] == "none"
