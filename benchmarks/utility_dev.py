@@ -15,7 +15,7 @@ motion-stage hash.
 
     python benchmarks/utility_dev.py --work /tmp/utility_work/.rel.work --eval dev \\
         [--n-synthetic 40] [--seeds 0] [--set steps=600] [--set combine=pretrain_finetune] [--config demo]
-        [--set reference=true]
+        [--set reference=true] [--sampling guidance_scale=1.0]
 """
 
 from __future__ import annotations
@@ -39,17 +39,24 @@ def load_real(work: Path, config) -> tuple[list, list]:
     return [cohort.load(k) for k in split.train], [cohort.load(k) for k in split.holdout]
 
 
-def load_synthetic(work: Path, n: int, seed: int) -> list:
-    from synthshare.sample.sampler import sample_cohort, to_synthetic
+def load_synthetic(work: Path, n: int, seed: int, sampling: dict | None = None) -> list:
+    import dataclasses
+    import hashlib
 
+    from synthshare.sample.generator import load_generator
+    from synthshare.sample.sampler import sample_cohort, to_synthetic
     from synthshare.train.run_dir import RunDir
 
-    # keyed by the run's motion-stage hash (which chains the VAE and anatomy stages): another run's samples
-    # are never reused
+    # keyed by the run's motion-stage hash (which chains the VAE and anatomy stages) and the sampling overrides:
+    # another run's or another setting's samples are never reused
     stage = RunDir(work / "run").done("motion").get("hash", "unfinished")[:12]
-    cache = work.parent / f"synthetic-n{n}-seed{seed}-{stage}.npz"
+    tag = "" if not sampling else "-" + hashlib.sha256(json.dumps(sampling, sort_keys=True).encode()).hexdigest()[:8]
+    cache = work.parent / f"synthetic-n{n}-seed{seed}-{stage}{tag}.npz"
     if not cache.exists():
-        subjects = sample_cohort(run_dir=work / "run", n=n, seed=seed)
+        generator = load_generator(run_dir=work / "run")
+        if sampling:
+            generator = dataclasses.replace(generator, config=generator.config.with_updates({"sampling": sampling}))
+        subjects = sample_cohort(run_dir=work / "run", n=n, seed=seed, generator=generator)
         np.savez_compressed(
             cache,
             images=np.stack([s.image for s in subjects]),
@@ -74,6 +81,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds (the real subset stays the release's)")
     parser.add_argument("--config", default=None, help="take the utility section from this preset (default: the run's)")
     parser.add_argument("--set", action="append", default=[], help="utility.KEY=VALUE (YAML value)")
+    parser.add_argument("--sampling", action="append", default=[],
+                        help="sampling.KEY=VALUE (YAML value) for the synthetic subjects, e.g. guidance_scale=1.0")
     args = parser.parse_args()
 
     from synthshare.config import load_config
@@ -89,7 +98,8 @@ def main() -> None:
     real = _real_subset(train, utility.max_real_train, run_config.seed)
     chosen = {s.key for s in real}
     test = [s for s in train if s.key not in chosen] if args.eval == "dev" else holdout
-    synthetic = load_synthetic(args.work, args.n_synthetic, run_config.seed)
+    sampling = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.sampling)}
+    synthetic = load_synthetic(args.work, args.n_synthetic, run_config.seed, sampling)
 
     for seed in (int(s) for s in args.seeds.split(",")):
         t0 = time.perf_counter()
@@ -102,7 +112,7 @@ def main() -> None:
         dice = report["dice"]
         print(json.dumps({  # a benchmark script: its stdout is its output
             "eval": args.eval, "n_test": report["n_test"], "n_real": len(real), "n_synthetic": len(synthetic),
-            "seed": seed, "set": overrides, "seconds": round(seconds, 1),
+            "seed": seed, "set": overrides, "sampling": sampling, "seconds": round(seconds, 1),
             "dice": {r: {k: round(v, 4) for k, v in (dice[r] or {}).items()} for r in dice},
             "hd95": {r: {k: round(v, 2) for k, v in (report["hd95"][r] or {}).items()} for r in report["hd95"]},
             "gain_points": round(100 * (dice["real+synthetic"]["mean"] - dice["real"]["mean"]), 2),

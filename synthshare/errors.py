@@ -23,8 +23,12 @@ class ConfigError(BadInputError):
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         self.problems = list(problems or [])
+        self.message = message
         full = message if not self.problems else message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(full)
+
+    def __reduce__(self) -> tuple:  # picklable with its fields (the default passes the joined message only)
+        return type(self), (self.message, self.problems)
 
 
 class DataError(BadInputError):

@@ -31,6 +31,9 @@ class LabelValueError(ValueError):
         self.bad_values = bad_values
         super().__init__(f"label values outside the map {{0,1,2,3}}: {bad_values[:10]}")
 
+    def __reduce__(self) -> tuple:  # picklable with its field (the default passes the message only)
+        return type(self), (self.bad_values,)
+
 
 def remap(labels: np.ndarray, convention: LabelConvention) -> np.ndarray:
     """Map a label volume from a file convention to the internal map (uint8, same shape).

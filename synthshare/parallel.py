@@ -1,7 +1,8 @@
 """Independent pieces of CPU work side by side: worker processes that each compute on one thread.
 
 Used where the work splits into pieces that share nothing but read-only inputs: the utility
-report's segmentation trainings and the embedded phantom's subjects. Every piece computes on one
+report's segmentation trainings, the embedded phantom's subjects and the preparing of a cohort's
+subjects into the cache. Every piece computes on one
 thread wherever it runs (in this process when there is one worker), so the results never depend on
 the number of workers, and come back in the order of the pieces.
 
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-PRELOAD = ["synthshare.data.phantom_writers", "synthshare.reports.utility", "monai.losses", "monai.metrics",
-           "monai.networks.nets"]
+PRELOAD = ["synthshare.data.phantom_writers", "synthshare.data.cache", "synthshare.data.cohort", "synthshare.reports.utility",
+           "monai.losses", "monai.metrics", "monai.networks.nets"]
 
 
 def available_cpus() -> int:

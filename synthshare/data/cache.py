@@ -41,10 +41,13 @@ from synthshare.data.preprocess import (
 )
 from synthshare.data.subject import Subject
 from synthshare.errors import DataError
+from synthshare.parallel import available_cpus, resolve_workers, run_pieces
 
 log = logging.getLogger(__name__)
 
 ID_MAP = "internal_id_map.json"
+# each preparing worker holds one subject (a real 4D cine and its resampled copies: a few hundred MB)
+MAX_PREPARE_WORKERS = 8
 CACHE_VERSION = 1
 _NOTE = "INTERNAL ONLY: maps the cohort's real subject ids to pseudonymous keys; never copy it out of the hospital"
 
@@ -170,20 +173,26 @@ def _read_sidecar(folder: Path, key: str) -> dict:
     return sidecar
 
 
-def _usable_sidecar(folder: Path, key: str) -> dict | None:
-    """The entry's sidecar if the entry is complete; None if absent or stale (warned: it is re-prepared)."""
+def _usable_sidecar(folder: Path, key: str, *, notes: list[str] | None = None) -> dict | None:
+    """The entry's sidecar if the entry is complete; None if absent or stale (warned: it is re-prepared).
+
+    notes: where to put the warning instead of logging it (a worker hands it back to the main process)."""
     path = folder / f"{key}.json"
     if not path.is_file():
         return None
     try:
         sidecar = _read_sidecar(folder, key)
     except DataError as err:
-        log.warning("%s; re-preparing that subject", str(err).split("; delete", 1)[0])
-        return None
-    if not (folder / f"{key}.npz").is_file():
-        log.warning("%s: cache entry has no %s.npz; re-preparing that subject", path, key)
-        return None
-    return sidecar
+        problem = f"{str(err).split('; delete', 1)[0]}; re-preparing that subject"
+    else:
+        if (folder / f"{key}.npz").is_file():
+            return sidecar
+        problem = f"{path}: cache entry has no {key}.npz; re-preparing that subject"
+    if notes is None:
+        log.warning("%s", problem)
+    else:
+        notes.append(problem)
+    return None
 
 
 def read_entry(folder: Path, key: str) -> PreparedSubject:
@@ -250,12 +259,19 @@ def _publish(work: Path, folder: Path) -> None:
     work.rmdir()
 
 
-def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, progress: bool = False) -> PreparedCohort:
+def prepare_cohort(
+    *, reader: SubjectReader, data: DataConfig, cache_dir: Path, progress: bool = False, workers: int = 1
+) -> PreparedCohort:
     """Prepare every subject of `reader` into `cache_dir` (or reuse the cache) and index them.
 
     A new prepared folder is built under a temporary name and renamed into place only when every
     subject is prepared, so a subject training refuses leaves no half-built cache (and no empty
     folders this call created); a folder that already exists gains complete entries only.
+
+    workers: processes reading and preparing subjects side by side (synthshare.parallel; 0 is one per
+    available core, at most MAX_PREPARE_WORKERS); each holds one subject at a time. The reader is sent
+    to them, so it must pickle (the cohort readers do). The entries, the warnings and their order do
+    not depend on the number (tested).
     """
     cache_dir = Path(cache_dir)
     config_sha256 = data_config_sha256(data)
@@ -264,7 +280,8 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = folder if folder.is_dir() else Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{folder.name}.", suffix=".partial"))
     try:
-        cohort = _prepare_into(reader=reader, data=data, cache_dir=cache_dir, work=work, config_sha256=config_sha256, progress=progress)
+        cohort = _prepare_into(reader=reader, data=data, cache_dir=cache_dir, work=work, config_sha256=config_sha256,
+                               progress=progress, workers=workers)
         if work != folder:
             _publish(work, folder)
     except BaseException:
@@ -279,8 +296,26 @@ def prepare_cohort(*, reader: SubjectReader, data: DataConfig, cache_dir: Path, 
     return PreparedCohort(folder=folder, entries=cohort[0], config_sha256=config_sha256, id_of=cohort[1])
 
 
+def _prepare_one(shared: tuple[SubjectReader, DataConfig, Path, str], subject_id: str) -> tuple[str, dict, list, bool, list[str]]:
+    """Read, fingerprint and (unless its entry is already in `work`) prepare one subject, in a worker or here.
+
+    Returns (key, sidecar, hearts the window cut, whether it was prepared now, warnings for the caller to log)."""
+    reader, data, work, config_sha256 = shared
+    subject = reader.load(subject_id)
+    key = subject_fingerprint(subject)
+    notes: list[str] = []
+    cut: list[tuple[str, tuple[int, int, int]]] = []
+    sidecar = _usable_sidecar(work, key, notes=notes)
+    # the key covers image and labels only: a clinical field (the group) may have changed
+    if sidecar is not None and sidecar["group"] == subject.group:
+        return key, sidecar, cut, False, notes
+    _write_entry(work, prepare_subject(subject=subject, data=data, cut=cut), config_sha256)
+    return key, _read_sidecar(work, key), cut, True, notes
+
+
 def _prepare_into(
-    *, reader: SubjectReader, data: DataConfig, cache_dir: Path, work: Path, config_sha256: str, progress: bool
+    *, reader: SubjectReader, data: DataConfig, cache_dir: Path, work: Path, config_sha256: str, progress: bool,
+    workers: int = 1,
 ) -> tuple[list[_Entry], dict[str, str]]:
     """Entries (and key -> id) of every subject, preparing the missing ones into `work`."""
     map_path = cache_dir / ID_MAP
@@ -289,6 +324,17 @@ def _prepare_into(
     trusted = stamp is not None and stored.get("source_stamp") == stamp
     known: dict[str, str] = dict(stored.get("ids", {})) if trusted or stamp is None else {}
     ids = reader.ids()
+    # 1. subjects the id map names with a complete entry: nothing to read
+    hits: dict[str, dict] = {}
+    for subject_id in ids:
+        key = known.get(subject_id)
+        sidecar = _usable_sidecar(work, key) if isinstance(key, str) else None
+        if sidecar is not None:
+            hits[subject_id] = sidecar
+    # 2. the others are read (and prepared where their entry is missing) side by side, coming back in id order
+    todo = [subject_id for subject_id in ids if subject_id not in hits]
+    n_workers = resolve_workers(workers or min(available_cpus(), MAX_PREPARE_WORKERS), len(todo))
+    results = run_pieces(_prepare_one, todo, workers=n_workers, shared=(reader, data, work, config_sha256))
     entries: list[_Entry] = []
     seen: dict[str, str] = {}
     cut: list[tuple[str, tuple[int, int, int]]] = []  # hearts the window cuts, among those prepared now
@@ -298,26 +344,26 @@ def _prepare_into(
         from rich.progress import track
 
         iterator = track(ids, description="preparing subjects")
-    for subject_id in iterator:
-        key = known.get(subject_id)
-        sidecar = _usable_sidecar(work, key) if isinstance(key, str) else None
-        if sidecar is None:
-            subject = reader.load(subject_id)
-            key = subject_fingerprint(subject)
-            sidecar = _usable_sidecar(work, key)
-            # the key covers image and labels only: a clinical field (the group) may have changed
-            if sidecar is None or sidecar["group"] != subject.group:
-                _write_entry(work, prepare_subject(subject=subject, data=data, cut=cut), config_sha256)
-                sidecar = _read_sidecar(work, key)
-                prepared += 1
-                log.debug("prepared %s", key[:12])
-            del subject  # bounded memory: one subject at a time
-            known[subject_id] = key
-        if key in seen:
-            log.warning("subjects %s and %s have identical content; keeping one (a duplicate could sit in train and holdout)", seen[key], subject_id)
-            continue
-        seen[key] = subject_id
-        entries.append(_Entry(key=key, group=sidecar["group"], measures=Measures(**sidecar["measures"])))
+    try:
+        for subject_id in iterator:
+            if subject_id in hits:
+                key, sidecar = known[subject_id], hits[subject_id]
+            else:
+                key, sidecar, subject_cut, fresh, notes = next(results)
+                for note in notes:
+                    log.warning("%s", note)
+                if fresh and key not in seen:  # a duplicate two workers prepared at once counts once, as in one process
+                    prepared += 1
+                    cut.extend(subject_cut)
+                    log.debug("prepared %s", key[:12])
+                known[subject_id] = key
+            if key in seen:
+                log.warning("subjects %s and %s have identical content; keeping one (a duplicate could sit in train and holdout)", seen[key], subject_id)
+                continue
+            seen[key] = subject_id
+            entries.append(_Entry(key=key, group=sidecar["group"], measures=Measures(**sidecar["measures"])))
+    finally:
+        results.close()  # shuts the workers down now (in this process: gives torch its threads back)
     warn_cut_hearts(cut=cut, n=prepared, data=data)
     if stored.get("source_stamp") != stamp or stored.get("ids") != known:
         _write_id_map(map_path, stamp=stamp, known=known)

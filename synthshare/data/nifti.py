@@ -41,6 +41,9 @@ class SubjectDataError(DataError):
             message = f"subject {subject_id}: {len(self.problems)} problems\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(message)
 
+    def __reduce__(self) -> tuple:  # crosses from a preparing worker intact (the default passes the message only)
+        return type(self), (self.subject_id, self.problems)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Volume:

@@ -19,7 +19,7 @@ def prepare_and_split(*, data: Path, config: Config, run: RunDir, progress: bool
     from synthshare.data.split import split_subjects
 
     reader = open_cohort(data)
-    cohort = prepare_cohort(reader=reader, data=config.data, cache_dir=run.cache, progress=progress)
+    cohort = prepare_cohort(reader=reader, data=config.data, cache_dir=run.cache, progress=progress, workers=0)
     d = config.data
     split = split_subjects(keys=cohort.keys, groups=cohort.groups, holdout_fraction=d.holdout_fraction, seed=config.seed,
                            min_holdout=d.min_holdout, min_train=d.min_train)

@@ -136,13 +136,16 @@ def test_duplicate_subjects_do_not_count_towards_the_cohort_size(tmp_path, cohor
     assert "2 usable subjects are too few" in result.problems[0].message  # what the split would get
 
 
-def test_a_refused_ingest_leaves_no_cache_folder(tmp_path, cohorts):
-    root = cohorts.write_generic_cohort(tmp_path / "generic", n=2)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_refused_ingest_leaves_no_cache_folder(tmp_path, cohorts, workers):
+    """Also when the subject is read in a worker process: the same error class and message."""
+    root = cohorts.write_generic_cohort(tmp_path / "generic", n=3)
     for path in (root / "labels").glob("case01_*"):
         path.unlink()
     run = tmp_path / "run"
-    with pytest.raises(DataError, match="case01.*has no labels"):
-        prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=run / "cache")
+    with pytest.raises(DataError, match="case01.*has no labels") as caught:
+        prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=run / "cache", workers=workers)
+    assert type(caught.value) is DataError
     assert not run.exists()
 
 
@@ -246,3 +249,28 @@ def test_distinct_patients_pass_and_an_empty_patient_id_is_refused(tmp_path, coh
     _with_patients(root2, ["P1", "", "P3"])
     with pytest.raises(DataError, match=r"empty patient_id in the row\(s\) of case01"):
         open_cohort(root2).ids()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_unreadable_subject_read_in_a_worker_keeps_its_error_and_fields(tmp_path, cohorts, caplog, workers):
+    root = cohorts.write_generic_cohort(tmp_path / "generic", n=3)
+    image = root / "images" / "case02.nii.gz"
+    image.write_bytes(image.read_bytes()[:200])  # truncated
+    with caplog.at_level(logging.WARNING), pytest.raises(SubjectDataError, match=f"case02.*{image}") as caught:
+        prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=tmp_path / "cache", workers=workers)
+    assert caught.value.subject_id == "case02" and caught.value.problems and not (tmp_path / "cache").exists()
+    # it came back from the worker as raised, not by a broken pool and a rerun here (an unpicklable error)
+    assert not [r for r in caplog.records if "worker processes failed" in r.getMessage()]
+
+
+def test_errors_with_fields_pickle_whole():
+    """Errors raised in worker processes (synthshare.parallel) come back pickled: class, fields and message intact."""
+    import pickle
+
+    from synthshare.errors import ConfigError
+    from synthshare.labels import LabelValueError
+
+    for err in (SubjectDataError("case07", ["a.nii.gz: truncated", "b.nii.gz: no labels"]),
+                ConfigError("config.yaml: invalid", ["vae.steps: must be > 0"]), LabelValueError([4.0, 7.5])):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)

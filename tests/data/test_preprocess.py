@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +194,46 @@ def test_phantom_to_open_cohort_to_prepare_cohort(tmp_path: Path) -> None:
     info.write_text(info.read_text().replace("Group: MINF", "Group: HCM"))
     again = prepare_cohort(reader=reader, data=TINY, cache_dir=tmp_path / "cache")
     assert reader.loads == 6 and again.keys == cohort.keys and again.groups == ["NOR", "HCM", "DCM"]
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_preparing_in_worker_processes_gives_what_one_process_gives(tmp_path: Path, caplog) -> None:
+    """Entries, ids, the duplicate and stale-entry warnings and their order do not depend on the number of workers."""
+    from synthshare.data.cohort import open_cohort
+    from synthshare.data.phantom_writers import write_phantom_cohort
+
+    root = write_phantom_cohort(out=tmp_path / "ph", n=4, seed=3, size=(32, 32))
+    copy = root / "training" / "patient005"  # a byte copy of patient002: one of the two is dropped, with a warning
+    shutil.copytree(root / "training" / "patient002", copy)
+    for path in copy.iterdir():
+        path.rename(copy / path.name.replace("patient002", "patient005"))
+    runs = {}
+    for workers in (1, 2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            cohort = prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=tmp_path / f"cache{workers}", workers=workers)
+        runs[workers] = (cohort, _warnings(caplog))
+    (one, one_warnings), (two, two_warnings) = runs[1], runs[2]
+    assert len(one) == 4 and one.keys == two.keys and one.groups == two.groups and one.measures == two.measures
+    assert one_warnings == two_warnings and len(one_warnings) == 2
+    assert "patient002 and patient005" in one_warnings[0] and one_warnings[1].startswith("4 of 4 subjects' hearts are cut")
+    assert sorted(p.name for p in one.folder.iterdir()) == sorted(p.name for p in two.folder.iterdir())
+    for key in one.keys:
+        assert (one.folder / f"{key}.json").read_bytes() == (two.folder / f"{key}.json").read_bytes()
+        a, b = one.load(key), two.load(key)
+        assert all(np.array_equal(getattr(a, n), getattr(b, n)) for n in ("image", "labels", "labelled"))
+    # a changed cohort file: every subject is re-read in the workers; a stale entry found there is warned about here
+    for workers, (cohort, _) in runs.items():
+        (cohort.folder / f"{cohort.keys[0]}.json").write_text("{}")
+    info = root / "training" / "patient003" / "Info.cfg"
+    info.write_text(info.read_text() + "\n")
+    for workers, (cohort, _) in runs.items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            again = prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=tmp_path / f"cache{workers}", workers=workers)
+        stale = [m for m in _warnings(caplog) if "re-preparing" in m]
+        assert len(stale) == 1 and f"{cohort.keys[0]}.json" in stale[0], (workers, _warnings(caplog))
+        assert again.keys == cohort.keys and again.measures == cohort.measures
