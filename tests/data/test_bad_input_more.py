@@ -274,3 +274,15 @@ def test_errors_with_fields_pickle_whole():
                 ConfigError("config.yaml: invalid", ["vae.steps: must be > 0"]), LabelValueError([4.0, 7.5])):
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err) and vars(back) == vars(err)
+
+
+@pytest.mark.parametrize("layout", ["acdc", "mnms2", "generic", "synthetic"])
+def test_every_layout_prepares_the_same_in_worker_processes(tmp_path, cohorts, layout):
+    """Each reader crosses to the workers (it pickles) and gives there what it gives here."""
+    root = getattr(cohorts, f"write_{layout}_cohort")(tmp_path / layout, n=3)
+    one = prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=tmp_path / "c1", workers=1)
+    two = prepare_cohort(reader=open_cohort(root), data=TINY, cache_dir=tmp_path / "c2", workers=2)
+    assert len(one) == 3 and (one.keys, one.groups, one.measures) == (two.keys, two.groups, two.measures)
+    for key in one.keys:
+        a, b = one.load(key), two.load(key)
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.labels, b.labels)
