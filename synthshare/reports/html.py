@@ -146,7 +146,8 @@ def render_report_html(
     attacks = [a for a in (privacy.get("membership") or {}).get("attacks", []) if isinstance(a, Mapping)]
     histograms = (privacy.get("memorization") or {}).get("distance_histograms") or []
     figures = [
-        ("LV volume curves", "Synthetic subjects against the real holdout's mean +- sd (aggregate only).",
+        ("LV volume curves", "Synthetic subjects against the real holdout's mean +- sd (aggregate only; n: subjects "
+                             "labelled at that frame).",
          plots.volume_curves_png(synthetic=synthetic, real_band=band)),
         ("Controllability", "Requested vs measured LV volumes and EF of the synthetic subjects.",
          plots.controllability_png(synthetic=synthetic)),

@@ -39,12 +39,27 @@ def volume_curves_png(*, synthetic: Sequence[SyntheticSubject], real_band: Mappi
         mean = np.asarray([np.nan if v is None else v for v in real_band["mean_ml"]], dtype=float)
         sd = np.asarray([np.nan if v is None else v for v in real_band["sd_ml"]], dtype=float)
         ok = np.isfinite(mean)
-        ax.errorbar(phase[ok], mean[ok], yerr=sd[ok], fmt="o-", color="black", capsize=4,
-                    label=f"real holdout mean +- sd (frames with >= {real_band.get('min_count')} subjects)")
+        fmt, label = band_style(real_band)
+        ax.errorbar(phase[ok], mean[ok], yerr=sd[ok], fmt=fmt, color="black", capsize=4, label=label)
+        for x, y, e, n in zip(phase[ok], mean[ok], sd[ok], np.asarray(real_band["n"], dtype=object)[ok]):
+            ax.annotate(f"n={n}", (x, y + e), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=6)
     ax.set_xlabel("cardiac phase (ED = 0)")
     ax.set_ylabel("LV volume (mL)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below the axes, off the curves
     return _png(fig)
+
+
+def band_style(real_band: Mapping) -> tuple[str, str]:
+    """(matplotlib fmt, legend label) of the real band: one curve only where every frame averages the same subjects.
+
+    A real cohort labels ED and ES only, at frames that differ between subjects: each frame's mean is then over
+    other subjects, and a line joining them would draw a curve that no subject has."""
+    counts = [n for n in real_band["n"] if n is not None]
+    whole = len(counts) == len(real_band["n"]) and len(set(counts)) == 1
+    floor = f">= {real_band.get('min_count')} subjects"
+    if whole:
+        return "o-", f"real holdout mean +- sd (every frame labelled, n={counts[0]})"
+    return "o", f"real holdout mean +- sd per labelled frame (frames with {floor}; other subjects each: not one curve)"
 
 
 def measures_png(*, synthetic: Sequence[SyntheticSubject], measures: Mapping) -> str:

@@ -67,3 +67,14 @@ def test_curve_band_by_hand() -> None:
 def test_shape_checks_by_hand(curve, one_systole, ed_first) -> None:
     assert single_systole(np.asarray(curve)) is one_systole
     assert ed_at_frame0(np.asarray(curve)) is ed_first
+
+
+def test_band_is_drawn_as_one_curve_only_when_every_frame_averages_the_same_subjects() -> None:
+    from synthshare.reports.plots import band_style
+
+    whole = {"n": [5, 5, 5, 5], "min_count": 3}
+    assert band_style(whole) == ("o-", "real holdout mean +- sd (every frame labelled, n=5)")
+    # ED and ES only, ES at frame 1 for some subjects and 2 for others: markers, no line between other subjects
+    for sparse in ({"n": [30, 14, 16, None], "min_count": 3}, {"n": [5, 4, 5, 5], "min_count": 3}):
+        fmt, label = band_style(sparse)
+        assert fmt == "o" and "not one curve" in label and ">= 3 subjects" in label
