@@ -81,7 +81,8 @@ def _privacy_summary(privacy: Mapping) -> dict:
         "gate_text": "PASSED" if passed is True else ("BLOCKED" if passed is False else "NO VERDICT (treat as blocked)"),
         "policy": gate.get("policy_sha256"),
         # a criterion whose value is a function of single real subjects is released without it
-        "criteria": [{**c, "value": "withheld"} if c.get("value_withheld") else c
+        "criteria": [{**c, "value": "withheld" if c.get("value_withheld") else _fmt(c.get("value")),
+                      "threshold": _fmt(c.get("threshold"))}
                      for c in gate.get("criteria", []) if isinstance(c, Mapping)],
     }
 

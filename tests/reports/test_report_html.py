@@ -76,6 +76,15 @@ def test_gate_verdict_shown(reports, synthetic, real_holdout):
     assert 'id="gate-verdict">BLOCKED' in _render(reports, synthetic, real_holdout, dp=True, passed=False)
 
 
+def test_gate_table_values_are_rounded_like_the_rest(reports, synthetic, real_holdout):
+    privacy = _privacy(dp=True)
+    privacy["gate"]["criteria"][0]["value"] = 0.6233333333333333
+    fidelity, utility = reports
+    html = render_report_html(fidelity=fidelity, utility=utility, privacy=privacy, synthetic=synthetic,
+                              real_curves=volume_curve_band(subjects=real_holdout))
+    assert '<td class="num">0.6233</td><td class="num">0.6</td>' in html and "0.62333" not in html
+
+
 def test_distance_histograms_drawn_when_present(reports, synthetic, real_holdout):
     privacy = _privacy(dp=True)
     plain = render_report_html(fidelity=reports[0], utility=reports[1], privacy=privacy, synthetic=synthetic, real_curves=None)
