@@ -12,8 +12,9 @@ A bias the round trip does not show comes from the diffusion models, not from th
 Measured 2026-12-03, 2-core Intel Xeon with AMX, on the seed-0 demo release's work folder (04c1791), 30 holdout and
 40 sampled subjects: round trip LV ED 0.994, LV ES 1.024, RV ED 0.897, MYO ED 1.028; motion guidance 2.0 (the
 demo's): EDV 1.064, ESV 1.196, EF bias -3.9 points, MAE 19.3 / 18.3 mL / 4.8 points, 1.15 draws; 3.0: EDV 1.061,
-ESV 1.114, EF bias -0.6, MAE 19.6 / 16.1 / 5.6, 1.27 draws. The LV ESV overshoot is the motion model's
-under-contraction; stronger motion guidance halves it but spreads EF more.
+ESV 1.114, EF bias -0.6, MAE 19.6 / 16.1 / 5.6, 1.27 draws. The round trip accounts for little of either: the ED
+overshoot is the anatomy model's (larger hearts, found 2026-12-02), and the ESV overshoot beyond it (1.196 / 1.064 =
+1.12x) is the motion model's under-contraction; motion guidance 3.0 cuts that part to 1.05x but spreads EF more.
 """
 
 from __future__ import annotations
