@@ -5,7 +5,7 @@ CACHE_DIR/
   prepared-<config sha256[:16]>/<key>.npz    image, labels, labelled (np.load allow_pickle=False)
                                /<key>.json   group, measures, es_frame, spacing, config hash
 An entry is keyed by the subject fingerprint and the DataConfig hash, so a changed config
-re-preprocesses into a new folder. Subjects are loaded and prepared one at a time (bounded memory);
+re-preprocesses into a new folder. Subjects are loaded and prepared one at a time per worker process (bounded memory);
 every file is written atomically and the JSON sidecar last, so a half-written entry is never used;
 a sidecar that is unreadable or lacks fields is stale: warned about and re-prepared. A new prepared
 folder is built under a temporary name and renamed into place once every subject is prepared.

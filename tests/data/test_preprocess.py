@@ -226,7 +226,7 @@ def test_preparing_in_worker_processes_gives_what_one_process_gives(tmp_path: Pa
         a, b = one.load(key), two.load(key)
         assert all(np.array_equal(getattr(a, n), getattr(b, n)) for n in ("image", "labels", "labelled"))
     # a changed cohort file: every subject is re-read in the workers; a stale entry found there is warned about here
-    for workers, (cohort, _) in runs.items():
+    for cohort, _ in runs.values():
         (cohort.folder / f"{cohort.keys[0]}.json").write_text("{}")
     info = root / "training" / "patient003" / "Info.cfg"
     info.write_text(info.read_text() + "\n")
